@@ -36,6 +36,14 @@ pub struct ClientConnection {
     secure: bool,
 }
 
+/// The most bytes a request line and its headers may take together
+/// (sre-kata patch). Upstream grew the line buffer for as long as the client
+/// kept sending, so one endless header line could exhaust memory.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// The most header fields a request may carry (sre-kata patch).
+const MAX_HEADERS: usize = 100;
+
 /// Error that can happen when reading a request.
 #[derive(Debug)]
 enum ReadError {
@@ -43,7 +51,31 @@ enum ReadError {
     WrongHeader(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
+    /// sre-kata patch: the request line alone exceeds `MAX_HEAD_BYTES`
+    RequestLineTooLong,
+    /// sre-kata patch: the headers exceed `MAX_HEAD_BYTES` or `MAX_HEADERS`
+    HeadersTooLarge(HTTPVersion),
+    /// sre-kata patch: the socket timed out after part of a request head
+    /// arrived (a timeout before the first byte is an idle connection)
+    HeadTimedOut,
     ReadIoError(IoError),
+}
+
+/// Why a single line of the request head could not be read (sre-kata patch).
+enum LineError {
+    /// The line would exceed the remaining head budget.
+    TooLong,
+    /// The line holds a byte outside ASCII (upstream closed the connection
+    /// without an answer).
+    NotAscii,
+    Io(IoError),
+}
+
+/// True for the error a socket read returns when `SO_RCVTIMEO` expires:
+/// `WouldBlock` on Unix, `TimedOut` on Windows (sre-kata patch; upstream only
+/// checked `TimedOut`, so on Linux it never answered 408).
+fn is_timeout(err: &IoError) -> bool {
+    matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
 impl ClientConnection {
@@ -68,31 +100,38 @@ impl ClientConnection {
         }
     }
 
-    /// true if the connection is HTTPS
-    pub fn secure(&self) -> bool {
-        self.secure
-    }
-
     /// Reads the next line from self.next_header_source.
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    ///
+    /// sre-kata patch: every byte read, `CRLF` included, is taken from
+    /// `budget`; a line that would overrun it fails with `LineError::TooLong`.
+    fn read_next_line(&mut self, budget: &mut usize) -> Result<AsciiString, LineError> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
         loop {
+            if *budget == 0 {
+                return Err(LineError::TooLong);
+            }
+
             let byte = self.next_header_source.by_ref().bytes().next();
 
             let byte = match byte {
-                Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
+                Some(b) => b.map_err(LineError::Io)?,
+                None => {
+                    return Err(LineError::Io(IoError::new(
+                        ErrorKind::ConnectionAborted,
+                        "Unexpected EOF",
+                    )))
+                }
             };
+            *budget -= 1;
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
+                return AsciiString::from_ascii(buf).map_err(|_| LineError::NotAscii);
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -101,13 +140,32 @@ impl ClientConnection {
         }
     }
 
+    /// Answers an error that ends the connection (sre-kata patch: as
+    /// problem+json, saying `Connection: close`).
+    fn last_words(&mut self, status: u16, version: HTTPVersion, detail: &'static str) {
+        let writer = self.sink.next().unwrap();
+        crate::response::problem(crate::StatusCode(status), detail)
+            .with_connection_close()
+            .raw_print(writer, version, &[], false, None)
+            .ok();
+    }
+
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        let mut budget = MAX_HEAD_BYTES;
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = match self.read_next_line(&mut budget) {
+                    Ok(line) => line,
+                    Err(LineError::TooLong) => return Err(ReadError::RequestLineTooLong),
+                    Err(LineError::NotAscii) => return Err(ReadError::WrongRequestLine),
+                    Err(LineError::Io(e)) if is_timeout(&e) && budget < MAX_HEAD_BYTES => {
+                        return Err(ReadError::HeadTimedOut)
+                    }
+                    Err(LineError::Io(e)) => return Err(ReadError::ReadIoError(e)),
+                };
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -118,11 +176,22 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = match self.read_next_line(&mut budget) {
+                        Ok(line) => line,
+                        Err(LineError::TooLong) => return Err(ReadError::HeadersTooLarge(version)),
+                        Err(LineError::NotAscii) => return Err(ReadError::WrongHeader(version)),
+                        Err(LineError::Io(e)) if is_timeout(&e) => {
+                            return Err(ReadError::HeadTimedOut)
+                        }
+                        Err(LineError::Io(e)) => return Err(ReadError::ReadIoError(e)),
+                    };
 
                     if line.is_empty() {
                         break;
                     };
+                    if headers.len() == MAX_HEADERS {
+                        return Err(ReadError::HeadersTooLarge(version));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
@@ -150,7 +219,8 @@ impl ClientConnection {
             path,
             version.clone(),
             headers,
-            *self.remote_addr.as_ref().unwrap(),
+            // sre-kata patch: a peer that reset before `getpeername` is not a panic
+            self.remote_addr.as_ref().ok().copied().flatten(),
             data_source,
             writer,
         )
@@ -175,7 +245,7 @@ impl Iterator for ClientConnection {
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
     fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
+        use crate::StatusCode;
 
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
@@ -184,42 +254,40 @@ impl Iterator for ClientConnection {
         }
 
         loop {
-            let rq = match self.read() {
+            let mut rq = match self.read() {
                 Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
+                    self.last_words(400, HTTPVersion(1, 1), "The request line is malformed.");
                     return None; // we don't know where the next request would start,
                                  // se we have to close
                 }
 
                 Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
+                    self.last_words(400, ver, "A header field is malformed.");
                     return None; // we don't know where the next request would start,
                                  // se we have to close
                 }
 
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
+                Err(ReadError::RequestLineTooLong) => {
+                    self.last_words(414, HTTPVersion(1, 1), "The request line is too long.");
+                    return None;
+                }
+
+                Err(ReadError::HeadersTooLarge(ver)) => {
+                    self.last_words(431, ver, "The request header fields are too large.");
+                    return None;
+                }
+
+                Err(ReadError::HeadTimedOut) => {
+                    self.last_words(408, HTTPVersion(1, 1), "The request head did not arrive in time.");
                     return None; // closing the connection
                 }
 
                 Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
+                    self.last_words(417, ver, "Only the expectation 100-continue is supported.");
                     return None; // TODO: should be recoverable, but needs handling in case of body
                 }
 
+                // an idle connection timing out, a reset or an EOF: close quietly
                 Err(ReadError::ReadIoError(_)) => return None,
 
                 Ok(rq) => rq,
@@ -228,14 +296,21 @@ impl Iterator for ClientConnection {
             // checking HTTP version
             if *rq.http_version() > (1, 1) {
                 let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
+                crate::response::problem(
+                    StatusCode(505),
+                    "This server only supports HTTP versions 1.0 and 1.1.",
                 )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
+                .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
+                .ok();
                 continue;
+            }
+
+            // sre-kata patch: a request that declares a body is the last one on
+            // its connection. Its body is never drained, so the connection
+            // cannot carry another request, and an absurd `Content-Length` or a
+            // chunked body costs nothing.
+            if rq.declares_body() {
+                self.no_more_requests = true;
             }
 
             // updating the status of the connection
@@ -258,6 +333,10 @@ impl Iterator for ClientConnection {
                 None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
                 _ => (),
             };
+
+            if self.no_more_requests {
+                rq.set_closes_connection();
+            }
 
             // returning the request
             return Some(rq);

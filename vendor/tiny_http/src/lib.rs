@@ -286,62 +286,94 @@ impl Server {
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
         thread::spawn(move || {
+            // sre-kata patch: whenever this thread ends while the server is
+            // still open, by a fatal accept error or by a panic, `recv()`
+            // reports it, so the application can exit instead of living on
+            // with nobody accepting connections.
+            let mut exit_report = AcceptThreadExit {
+                messages: inside_messages.clone(),
+                close: inside_close_trigger.clone(),
+                reason: None,
+            };
+
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
+            let mut backoff = util::AcceptBackoff::default();
 
             log::debug!("Running accept thread");
             while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-
-                        Ok(ClientConnection::new(write_closable, read_closable))
-                    }
-                    Err(e) => Err(e),
+                let sock = match server.accept() {
+                    Ok((sock, _)) => sock,
+                    // sre-kata patch: upstream ended the accept loop on any
+                    // error, so one aborted handshake or a moment without file
+                    // descriptors left the server deaf for good.
+                    Err(e) => match util::accept_error_kind(&e) {
+                        util::AcceptErrorKind::PeerGone => continue,
+                        util::AcceptErrorKind::OutOfResources => {
+                            log::warn!("Error accepting new client, backing off: {}", e);
+                            backoff.wait();
+                            continue;
+                        }
+                        util::AcceptErrorKind::Fatal => {
+                            log::error!("Error accepting new client: {}", e);
+                            exit_report.reason = Some(e);
+                            break;
+                        }
+                    },
                 };
 
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
-                            }
-                        }));
-                    }
+                use util::RefinedTcpStream;
+                let streams = match ssl {
+                    None => RefinedTcpStream::new(sock),
+                    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+                    Some(ref ssl) => {
+                        // trying to apply SSL over the connection
+                        // if an error occurs, we just close the socket and resume listening
+                        let sock = match ssl.accept(sock) {
+                            Ok(s) => s,
+                            Err(_) => continue,
+                        };
 
+                        RefinedTcpStream::new(sock)
+                    }
+                    #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
+                    Some(ref _ssl) => unreachable!(),
+                };
+                let (read_closable, write_closable) = match streams {
+                    Ok(streams) => streams,
                     Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
+                        log::warn!("Dropping new client, backing off: {}", e);
+                        backoff.wait();
+                        continue;
+                    }
+                };
+                let client = ClientConnection::new(write_closable, read_closable);
+
+                let messages = inside_messages.clone();
+                let mut client = Some(client);
+                let spawned = tasks_pool.spawn(Box::new(move || {
+                    if let Some(client) = client.take() {
+                        // sre-kata patch: one request at a time on every
+                        // connection (upstream did this for HTTPS only). The
+                        // next request is read only once the previous one is
+                        // answered, so a client pipelining without reading
+                        // cannot queue requests without bound, and a response
+                        // that failed to go out ends the connection.
+                        let (sender, receiver) = mpsc::channel();
+                        for rq in client {
+                            messages.push(rq.with_notify_sender(sender.clone()).into());
+                            match receiver.recv() {
+                                Ok(true) => {}
+                                Ok(false) | Err(_) => break,
+                            }
+                        }
+                    }
+                }));
+                match spawned {
+                    Ok(()) => backoff.reset(),
+                    Err(e) => {
+                        log::warn!("Dropping new client, backing off: {}", e);
+                        backoff.wait();
                     }
                 }
             }
@@ -408,6 +440,28 @@ impl Server {
     /// This method allows graceful shutdown of server.
     pub fn unblock(&self) {
         self.messages.unblock();
+    }
+}
+
+/// Reports the end of the accept thread through the messages queue, unless the
+/// server is closing (sre-kata patch). Runs on unwinding too, so a panic in the
+/// accept loop is reported like a fatal accept error.
+struct AcceptThreadExit {
+    messages: Arc<MessagesQueue<Message>>,
+    close: Arc<AtomicBool>,
+    reason: Option<IoError>,
+}
+
+impl Drop for AcceptThreadExit {
+    fn drop(&mut self) {
+        if self.close.load(Relaxed) {
+            return;
+        }
+        let reason = self
+            .reason
+            .take()
+            .unwrap_or_else(|| IoError::new(IoErrorKind::Other, "the accept thread panicked"));
+        self.messages.push(reason.into());
     }
 }
 

@@ -72,12 +72,22 @@ pub struct Request {
     // true if a `100 Continue` response must be sent when `as_reader()` is called
     must_send_continue: bool,
 
-    // If Some, a message must be sent after responding
-    notify_when_responded: Option<Sender<()>>,
+    // If Some, a message must be sent after responding: `true` if the
+    // connection may carry another request (sre-kata patch: `false` after a
+    // failed response write, which ends the connection).
+    notify_when_responded: Option<Sender<bool>>,
+
+    // sre-kata patch: true if the request has a Content-Length other than 0
+    // or any Transfer-Encoding, so its connection must not be reused.
+    declares_body: bool,
+
+    // sre-kata patch: true if no request will follow this one on its
+    // connection, so the response says `Connection: close`.
+    closes_connection: bool,
 }
 
 struct NotifyOnDrop<R> {
-    sender: Sender<()>,
+    sender: Sender<bool>,
     inner: R,
 }
 
@@ -96,7 +106,8 @@ impl<R: Write> Write for NotifyOnDrop<R> {
 }
 impl<R> Drop for NotifyOnDrop<R> {
     fn drop(&mut self) {
-        self.sender.send(()).unwrap();
+        // sre-kata patch: the receiving connection may be gone; never panic here.
+        let _ = self.sender.send(true);
     }
 }
 
@@ -145,6 +156,13 @@ where
         .iter()
         .find(|h: &&Header| h.field.equiv("Transfer-Encoding"))
         .map(|h| h.value.clone());
+
+    // sre-kata patch: any Transfer-Encoding, or any Content-Length that is not
+    // exactly 0 (even one that does not parse), declares a body.
+    let declares_body = transfer_encoding.is_some()
+        || headers
+            .iter()
+            .any(|h| h.field.equiv("Content-Length") && h.value.as_str().trim() != "0");
 
     // finding the content-length header
     let content_length = if transfer_encoding.is_some() {
@@ -212,7 +230,7 @@ where
 
             Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
         } else {
-            let (data_reader, _) = EqualReader::new(source_data, content_length); // TODO:
+            let data_reader = EqualReader::new(source_data, content_length);
             Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
         }
     } else if transfer_encoding.is_some() {
@@ -238,6 +256,8 @@ where
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        declares_body,
+        closes_connection: false,
     })
 }
 
@@ -278,6 +298,15 @@ impl Request {
     #[inline]
     pub fn body_length(&self) -> Option<usize> {
         self.body_length
+    }
+
+    /// Returns true if the request declares a body: a `Content-Length` other
+    /// than 0 (valid or not) or any `Transfer-Encoding` (sre-kata patch).
+    ///
+    /// Such a request is always the last one on its connection.
+    #[inline]
+    pub fn declares_body(&self) -> bool {
+        self.declares_body
     }
 
     /// Returns the address of the client that sent this request.
@@ -435,7 +464,7 @@ impl Request {
     {
         let res = self.respond_impl(response);
         if let Some(sender) = self.notify_when_responded.take() {
-            sender.send(()).unwrap();
+            let _ = sender.send(res.is_ok());
         }
         res
     }
@@ -447,6 +476,12 @@ impl Request {
         let mut writer = self.extract_writer_impl();
 
         let do_not_send_body = self.method == Method::Head;
+
+        let response = if self.closes_connection {
+            response.with_connection_close()
+        } else {
+            response
+        };
 
         Self::ignore_client_closing_errors(response.raw_print(
             writer.by_ref(),
@@ -469,9 +504,14 @@ impl Request {
         })
     }
 
-    pub(crate) fn with_notify_sender(mut self, sender: Sender<()>) -> Self {
+    pub(crate) fn with_notify_sender(mut self, sender: Sender<bool>) -> Self {
         self.notify_when_responded = Some(sender);
         self
+    }
+
+    /// Marks this request as the last one on its connection (sre-kata patch).
+    pub(crate) fn set_closes_connection(&mut self) {
+        self.closes_connection = true;
     }
 }
 
@@ -488,10 +528,11 @@ impl fmt::Debug for Request {
 impl Drop for Request {
     fn drop(&mut self) {
         if self.response_writer.is_some() {
-            let response = Response::empty(500);
-            let _ = self.respond_impl(response); // ignoring any potential error
+            let response =
+                crate::response::problem(StatusCode(500), "The request was not answered.");
+            let res = self.respond_impl(response);
             if let Some(sender) = self.notify_when_responded.take() {
-                sender.send(()).unwrap();
+                let _ = sender.send(res.is_ok());
             }
         }
     }

@@ -131,6 +131,13 @@ fn choose_transfer_encoding(
         return TransferEncoding::Identity;
     }
 
+    // sre-kata patch: a body of known, small length always goes out with
+    // `Content-Length`, whatever the request's `TE` header asks for; chunked
+    // is always acceptable to HTTP/1.1 clients, never required.
+    if !has_additional_headers && entity_length.map_or(false, |len| len < chunked_threshold) {
+        return TransferEncoding::Identity;
+    }
+
     // parsing the request's TE header
     let user_request = request_headers
         .iter()
@@ -295,6 +302,13 @@ where
         H: Into<Header>,
     {
         self.add_header(header.into());
+        self
+    }
+
+    /// Adds `Connection: close`, which `add_header` refuses (sre-kata patch).
+    pub(crate) fn with_connection_close(mut self) -> Response<R> {
+        self.headers
+            .push(Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap());
         self
     }
 
@@ -538,6 +552,29 @@ impl Response<Cursor<Vec<u8>>> {
             None,
         )
     }
+}
+
+/// An RFC 9457 problem-details response for errors the library answers by
+/// itself, so that every error a client sees has the same shape (sre-kata patch).
+///
+/// `detail` is a fixed sentence with nothing to escape in JSON.
+pub(crate) fn problem(status: StatusCode, detail: &'static str) -> Response<Cursor<Vec<u8>>> {
+    debug_assert!(!detail.contains(['"', '\\']) && detail.is_ascii());
+    let body = format!(
+        "{{\"type\":\"about:blank\",\"title\":\"{}\",\"status\":{},\"detail\":\"{}\"}}",
+        status.default_reason_phrase(),
+        status.0,
+        detail
+    );
+    Response::from_data(body)
+        .with_status_code(status)
+        .with_header(
+            Header::from_bytes(&b"Content-Type"[..], &b"application/problem+json"[..]).unwrap(),
+        )
+        .with_header(Header::from_bytes(&b"Cache-Control"[..], &b"no-store"[..]).unwrap())
+        .with_header(
+            Header::from_bytes(&b"X-Content-Type-Options"[..], &b"nosniff"[..]).unwrap(),
+        )
 }
 
 impl Response<io::Empty> {

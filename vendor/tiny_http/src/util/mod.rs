@@ -62,3 +62,74 @@ mod test {
         assert_eq!(result[2].1, 2.0);
     }
 }
+
+/// What the accept loop does about an error from `accept()` (sre-kata patch).
+pub(crate) enum AcceptErrorKind {
+    /// The connection died before it was accepted: go on accepting.
+    PeerGone,
+    /// Out of file descriptors, memory or buffers: wait, then go on. Descriptors
+    /// come back as idle connections time out.
+    OutOfResources,
+    /// The listening socket itself is broken: stop.
+    Fatal,
+}
+
+/// Sorts an `accept()` error. Linux also passes errors pending on the new
+/// connection up through `accept()` (see accept(2)), and those are the peer's.
+pub(crate) fn accept_error_kind(err: &std::io::Error) -> AcceptErrorKind {
+    use std::io::ErrorKind;
+    match err.kind() {
+        ErrorKind::ConnectionAborted
+        | ErrorKind::ConnectionReset
+        | ErrorKind::Interrupted
+        | ErrorKind::WouldBlock => return AcceptErrorKind::PeerGone,
+        ErrorKind::OutOfMemory => return AcceptErrorKind::OutOfResources,
+        _ => {}
+    }
+    #[cfg(unix)]
+    {
+        match err.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                AcceptErrorKind::OutOfResources
+            }
+            Some(
+                libc::EPROTO
+                | libc::ENOPROTOOPT
+                | libc::ENETDOWN
+                | libc::EHOSTDOWN
+                | libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::EOPNOTSUPP
+                | libc::EPERM
+                | libc::ETIMEDOUT,
+            ) => AcceptErrorKind::PeerGone,
+            #[cfg(target_os = "linux")]
+            Some(libc::ENONET) => AcceptErrorKind::PeerGone,
+            _ => AcceptErrorKind::Fatal,
+        }
+    }
+    #[cfg(not(unix))]
+    AcceptErrorKind::Fatal
+}
+
+/// Exponential wait between accept attempts while resources are exhausted,
+/// from 5 ms up to 1 s, so that the loop neither spins nor sleeps long.
+#[derive(Default)]
+pub(crate) struct AcceptBackoff {
+    delay: Option<std::time::Duration>,
+}
+
+impl AcceptBackoff {
+    pub(crate) fn wait(&mut self) {
+        use std::time::Duration;
+        let delay = self.delay.map_or(Duration::from_millis(5), |d| {
+            (d * 2).min(Duration::from_secs(1))
+        });
+        self.delay = Some(delay);
+        std::thread::sleep(delay);
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.delay = None;
+    }
+}
