@@ -2,7 +2,7 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -51,6 +51,8 @@ enum ReadError {
     WrongHeader(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
+    /// sre-kata patch: an HTTP version above 1.1, found before the headers
+    VersionNotSupported,
     /// sre-kata patch: the request line alone exceeds `MAX_HEAD_BYTES`
     RequestLineTooLong,
     /// sre-kata patch: the headers exceed `MAX_HEAD_BYTES` or `MAX_HEADERS`
@@ -143,10 +145,11 @@ impl ClientConnection {
     /// Answers an error that ends the connection (sre-kata patch: as
     /// problem+json, saying `Connection: close`).
     fn last_words(&mut self, status: u16, version: HTTPVersion, detail: &'static str) {
-        let writer = self.sink.next().unwrap();
+        let mut writer = self.sink.next().unwrap();
         crate::response::problem(crate::StatusCode(status), detail)
             .with_connection_close()
-            .raw_print(writer, version, &[], false, None)
+            .raw_print(&mut writer, version, &[], false, None)
+            .and_then(|()| writer.flush())
             .ok();
     }
 
@@ -167,9 +170,13 @@ impl ClientConnection {
                     Err(LineError::Io(e)) => return Err(ReadError::ReadIoError(e)),
                 };
 
-                parse_request_line(
+                let (method, path, version) = parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
-                )?
+                )?;
+                if version > (1, 1) {
+                    return Err(ReadError::VersionNotSupported);
+                }
+                (method, path, version)
             };
 
             // getting all headers
@@ -282,6 +289,18 @@ impl Iterator for ClientConnection {
                     return None; // closing the connection
                 }
 
+                // sre-kata patch: this ends the connection too. Upstream went
+                // on reading, left its 505 unflushed in the write buffer, and
+                // then sent a 500 for the request it had dropped.
+                Err(ReadError::VersionNotSupported) => {
+                    self.last_words(
+                        505,
+                        HTTPVersion(1, 1),
+                        "This server only supports HTTP versions 1.0 and 1.1.",
+                    );
+                    return None;
+                }
+
                 Err(ReadError::ExpectationFailed(ver)) => {
                     self.last_words(417, ver, "Only the expectation 100-continue is supported.");
                     return None; // TODO: should be recoverable, but needs handling in case of body
@@ -292,18 +311,6 @@ impl Iterator for ClientConnection {
 
                 Ok(rq) => rq,
             };
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                crate::response::problem(
-                    StatusCode(505),
-                    "This server only supports HTTP versions 1.0 and 1.1.",
-                )
-                .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                .ok();
-                continue;
-            }
 
             // sre-kata patch: a request that declares a body is the last one on
             // its connection. Its body is never drained, so the connection

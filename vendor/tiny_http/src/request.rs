@@ -464,7 +464,7 @@ impl Request {
     {
         let res = self.respond_impl(response);
         if let Some(sender) = self.notify_when_responded.take() {
-            let _ = sender.send(res.is_ok());
+            let _ = sender.send(res.is_ok() && !self.closes_connection);
         }
         res
     }
@@ -509,8 +509,11 @@ impl Request {
         self
     }
 
-    /// Marks this request as the last one on its connection (sre-kata patch).
-    pub(crate) fn set_closes_connection(&mut self) {
+    /// Makes this request the last one on its connection: the response says
+    /// `Connection: close`, and the connection ends once it is written
+    /// (sre-kata patch). A server that is shutting down uses it to send
+    /// keep-alive clients elsewhere.
+    pub fn set_closes_connection(&mut self) {
         self.closes_connection = true;
     }
 }
