@@ -1,0 +1,96 @@
+//! Command line: the binary takes no arguments to serve; the rest is help.
+//!
+//! Contract: `--help`/`-h` and `--version`/`-V` print and exit 0; anything
+//! else unknown is a usage error (exit code 2). Settings come from the
+//! environment, listed by `--help`.
+
+use crate::config::VARIABLES;
+use std::ffi::OsString;
+use std::fmt::Write;
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Run the service.
+    Serve,
+    /// Print usage.
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// Reads the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    let mut args = args.into_iter();
+    let command = match args.next() {
+        None => return Ok(Command::Serve),
+        Some(arg) => match arg.to_str() {
+            Some("-h" | "--help" | "help") => Command::Help,
+            Some("-V" | "--version") => Command::Version,
+            _ => return Err(format!("unknown argument {arg:?}; try --help")),
+        },
+    };
+    match args.next() {
+        None => Ok(command),
+        Some(extra) => Err(format!("unexpected argument {extra:?}; try --help")),
+    }
+}
+
+/// The `--version` line.
+pub fn version() -> String {
+    format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+}
+
+/// The `--help` text.
+pub fn usage() -> String {
+    let mut out = format!(
+        "{}\n{}\n\nUsage: sre-kata [--help | --version]\n\n\
+         Serves GET /query?param=STRING -> {{\"count\":N}}, the number of distinct\n\
+         characters that appear at least twice in STRING, and GET /healthz.\n\
+         SIGTERM or SIGINT drains and exits; logs are JSON lines on stdout.\n\n\
+         Environment:\n",
+        version(),
+        env!("CARGO_PKG_DESCRIPTION"),
+    );
+    for (name, default, meaning) in VARIABLES {
+        // Infallible: writing to a String cannot fail.
+        let _ = writeln!(out, "  {name:<20} {meaning} [default: {default}]");
+    }
+    out.push_str("\nExit codes: 0 after a shutdown signal, 1 if the listener fails, 2 on bad usage or configuration.\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_strs(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(parse_strs(&[]), Ok(Command::Serve));
+        assert_eq!(parse_strs(&["--help"]), Ok(Command::Help));
+        assert_eq!(parse_strs(&["-h"]), Ok(Command::Help));
+        assert_eq!(parse_strs(&["--version"]), Ok(Command::Version));
+        assert_eq!(parse_strs(&["-V"]), Ok(Command::Version));
+    }
+
+    #[test]
+    fn unknown_or_extra_arguments_are_errors_that_point_to_help() {
+        for args in [&["--port"][..], &["serve"], &["--help", "x"]] {
+            let error = parse_strs(args).unwrap_err();
+            assert!(error.ends_with("try --help"), "{error}");
+        }
+    }
+
+    #[test]
+    fn usage_lists_every_variable() {
+        let text = usage();
+        for (name, default, _) in VARIABLES {
+            assert!(text.contains(name), "{name}");
+            assert!(text.contains(&format!("[default: {default}]")), "{name}");
+        }
+    }
+}

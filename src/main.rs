@@ -1,0 +1,124 @@
+//! Wires the modules together: arguments, configuration, logging, signals,
+//! the server, and the exit code. Nothing here is worth testing alone; the
+//! integration tests run this binary.
+
+use sre_kata::cli::{self, Command};
+use sre_kata::config::Config;
+use sre_kata::lifecycle;
+use sre_kata::log::{self, Logger};
+use sre_kata::route::route;
+use sre_kata::server::{self, Server};
+use sre_kata::sys::{self, ShutdownSignals};
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+fn main() -> ExitCode {
+    match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Serve) => {}
+        Ok(Command::Help) => {
+            print!("{}", cli::usage());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("{}", cli::version());
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("sre-kata: {message}");
+            return ExitCode::from(2);
+        }
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("sre-kata: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let logger = Logger::stdout(config.log_format, config.log_level);
+    log::capture_library_logs(logger.clone());
+    install_panic_logger(logger.clone());
+
+    // Before any thread starts, so that every thread inherits the mask.
+    let signals = match ShutdownSignals::block() {
+        Ok(signals) => signals,
+        Err(error) => return fail(&logger, "signals", &error),
+    };
+    let open_files = match sys::raise_open_files_limit() {
+        Ok(limit) => limit,
+        Err(error) => {
+            logger
+                .warn("open_files_limit")
+                .str("error", &error.to_string())
+                .emit();
+            0
+        }
+    };
+    let listener = match server::bind(config.addr, config.idle_timeout) {
+        Ok(listener) => listener,
+        Err(error) => return fail(&logger, "bind", &error),
+    };
+    let (events, incoming) = mpsc::channel();
+    if let Err(error) = lifecycle::forward_signals(signals, events.clone()) {
+        return fail(&logger, "signals", &error);
+    }
+    let max_url_bytes = config.max_url_bytes;
+    let handler: Box<server::Handler> =
+        Box::new(move |head, health| route(head, health, max_url_bytes));
+    let server = match Server::start(listener, config.workers, logger.clone(), handler, events) {
+        Ok(server) => server,
+        Err(error) => return fail(&logger, "start", &error),
+    };
+
+    logger
+        .info("start")
+        .str("version", env!("CARGO_PKG_VERSION"))
+        .str("addr", &server.local_addr().to_string())
+        .uint("workers", config.workers as u64)
+        .uint("max_url_bytes", config.max_url_bytes as u64)
+        .uint("idle_timeout_secs", config.idle_timeout.as_secs())
+        .uint("shutdown_grace_secs", config.shutdown_grace.as_secs())
+        .uint("open_files_limit", open_files)
+        .uint("pid", u64::from(std::process::id()))
+        .emit();
+
+    ExitCode::from(lifecycle::run(
+        &server,
+        &incoming,
+        config.shutdown_grace,
+        &logger,
+    ))
+}
+
+/// Logs a start-up failure and returns exit code 1.
+fn fail(logger: &Logger, stage: &str, error: &std::io::Error) -> ExitCode {
+    logger
+        .error("startup_failed")
+        .str("stage", stage)
+        .str("error", &error.to_string())
+        .emit();
+    ExitCode::FAILURE
+}
+
+/// Sends panics from any thread to the log as one `panic` line, instead of
+/// free text on stderr.
+fn install_panic_logger(logger: Logger) {
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(not a string)");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        logger
+            .error("panic")
+            .str("thread", std::thread::current().name().unwrap_or("unnamed"))
+            .str("message", message)
+            .str("location", &location)
+            .emit();
+    }));
+}
