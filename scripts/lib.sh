@@ -42,3 +42,37 @@ tools_venv() {
   fi
   PATH="$venv/bin:$PATH"
 }
+
+# container_engine: prints the container engine to use: $CONTAINER_ENGINE if
+# set, else podman, else docker if its daemon answers. Fails if there is none.
+container_engine() {
+  if [[ -n "${CONTAINER_ENGINE:-}" ]]; then
+    printf '%s\n' "$CONTAINER_ENGINE"
+  elif command -v podman >/dev/null 2>&1; then
+    printf 'podman\n'
+  elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    printf 'docker\n'
+  else
+    return 1
+  fi
+}
+
+# image_tag: prints the image tag for the checked-out commit: the full git
+# SHA, with -dirty appended when the working tree has uncommitted changes.
+image_tag() {
+  local sha
+  sha="$(git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null)" \
+    || die "not a git checkout with a commit; the image tag is the git commit"
+  if [[ -n "$(git -C "$REPO_ROOT" status --porcelain)" ]]; then
+    sha+="-dirty"
+  fi
+  printf '%s\n' "$sha"
+}
+
+# The local image name; scripts/build.sh tags it with image_tag.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+readonly IMAGE_NAME="sre-kata"
+# The Rust target of the shipped binary, and where cargo puts it.
+readonly MUSL_TARGET="x86_64-unknown-linux-musl"
+# shellcheck disable=SC2034 # used by the scripts that source this file
+readonly MUSL_BINARY="$REPO_ROOT/target/$MUSL_TARGET/release/sre-kata"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check: formatting, lints, unit, property and integration tests.
-# .ci/run calls it, so CI runs exactly this.
+# Runs every check: formatting, lints, unit, property and integration tests,
+# and the shipped image. .ci/run calls it, so CI runs exactly this.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -11,8 +11,13 @@ Usage: scripts/test.sh [--help]
 
 Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
-  (unit, property and integration tests), shellcheck.
+  (unit, property and integration tests), shellcheck, then the image:
+  scripts/build.sh and the container tests (tests/container.rs).
 Python tools install into .venv from scripts/requirements-tools.txt.
+
+Without podman or docker the container checks are skipped, and the summary
+says so. With CI=true, missing tools are installed (apt-get) and nothing is
+skipped.
 USAGE
 }
 
@@ -32,6 +37,38 @@ shell_checks() {
   step "shellcheck" shellcheck --external-sources "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT/.ci/run"
 }
 
+# apt_install PACKAGE...: installs Debian packages, as root or through sudo.
+apt_install() {
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  need apt-get "install these packages by hand: $*"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@"
+}
+
+# Set by container_checks when it had to skip.
+SKIPPED=""
+
+container_checks() {
+  local engine
+  engine="$(container_engine)" || engine=""
+  if [[ "${CI:-}" == true ]]; then
+    # CI's sandbox runs podman with runc (.ci/containers.conf).
+    if [[ -z "$engine" ]] || { [[ "$engine" == podman ]] && ! command -v runc >/dev/null 2>&1; }; then
+      step "installing podman and runc" apt_install podman runc
+      engine=podman
+    fi
+  elif [[ -z "$engine" ]]; then
+    SKIPPED="container checks: no podman or docker engine here (install podman to run them)"
+    printf '\n==> SKIPPED %s\n' "$SKIPPED"
+    return 0
+  fi
+  step "scripts/build.sh" "$REPO_ROOT/scripts/build.sh"
+  step "container tests ($engine)" env CONTAINER_ENGINE="$engine" \
+    SRE_KATA_TEST_IMAGE="$IMAGE_NAME:$(image_tag)" \
+    cargo test --locked --test container -- --ignored
+}
+
 main() {
   case "${1:-}" in
     -h | --help) usage; return 0 ;;
@@ -41,7 +78,12 @@ main() {
   cd "$REPO_ROOT"
   rust_checks
   shell_checks
-  printf '\nAll checks passed.\n'
+  container_checks
+  if [[ -n "$SKIPPED" ]]; then
+    printf '\nAll checks that ran passed. SKIPPED: %s.\n' "$SKIPPED"
+  else
+    printf '\nAll checks passed.\n'
+  fi
 }
 
 main "$@"

@@ -1,7 +1,8 @@
-//! Command line: the binary takes no arguments to serve; the rest is help.
+//! Command line: the binary takes no arguments to serve.
 //!
-//! Contract: `--help`/`-h` and `--version`/`-V` print and exit 0; anything
-//! else unknown is a usage error (exit code 2). Settings come from the
+//! Contract: `--help`/`-h` and `--version`/`-V` print and exit 0;
+//! `healthcheck` probes a running server's `/healthz` and exits 0 or 1;
+//! anything else is a usage error (exit code 2). Settings come from the
 //! environment, listed by `--help`.
 
 use crate::config::VARIABLES;
@@ -17,6 +18,8 @@ pub enum Command {
     Help,
     /// Print the version.
     Version,
+    /// Probe the server configured by the environment; exit 0 if healthy.
+    Healthcheck,
 }
 
 /// Reads the arguments after the program name.
@@ -27,6 +30,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
         Some(arg) => match arg.to_str() {
             Some("-h" | "--help" | "help") => Command::Help,
             Some("-V" | "--version") => Command::Version,
+            Some("healthcheck") => Command::Healthcheck,
             _ => return Err(format!("unknown argument {arg:?}; try --help")),
         },
     };
@@ -44,10 +48,12 @@ pub fn version() -> String {
 /// The `--help` text.
 pub fn usage() -> String {
     let mut out = format!(
-        "{}\n{}\n\nUsage: sre-kata [--help | --version]\n\n\
+        "{}\n{}\n\nUsage: sre-kata [--help | --version | healthcheck]\n\n\
          Serves GET /query?param=STRING -> {{\"count\":N}}, the number of distinct\n\
          characters that appear at least twice in STRING, and GET /healthz.\n\
-         SIGTERM or SIGINT drains and exits; logs are JSON lines on stdout.\n\n\
+         SIGTERM or SIGINT drains and exits; logs are JSON lines on stdout.\n\
+         `healthcheck` asks the server at HOST:PORT for /healthz and exits 0 if\n\
+         it answers 200, else 1: the container HEALTHCHECK, without curl.\n\n\
          Environment:\n",
         version(),
         env!("CARGO_PKG_DESCRIPTION"),
@@ -75,11 +81,17 @@ mod tests {
         assert_eq!(parse_strs(&["-h"]), Ok(Command::Help));
         assert_eq!(parse_strs(&["--version"]), Ok(Command::Version));
         assert_eq!(parse_strs(&["-V"]), Ok(Command::Version));
+        assert_eq!(parse_strs(&["healthcheck"]), Ok(Command::Healthcheck));
     }
 
     #[test]
     fn unknown_or_extra_arguments_are_errors_that_point_to_help() {
-        for args in [&["--port"][..], &["serve"], &["--help", "x"]] {
+        for args in [
+            &["--port"][..],
+            &["serve"],
+            &["--help", "x"],
+            &["healthcheck", "now"],
+        ] {
             let error = parse_strs(args).unwrap_err();
             assert!(error.ends_with("try --help"), "{error}");
         }

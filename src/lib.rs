@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod count;
+pub mod healthcheck;
 pub mod json;
 pub mod lifecycle;
 pub mod log;

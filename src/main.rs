@@ -23,6 +23,7 @@ fn main() -> ExitCode {
             println!("{}", cli::version());
             return ExitCode::SUCCESS;
         }
+        Ok(Command::Healthcheck) => return healthcheck(),
         Err(message) => {
             eprintln!("sre-kata: {message}");
             return ExitCode::from(2);
@@ -88,6 +89,29 @@ fn main() -> ExitCode {
         config.shutdown_grace,
         &logger,
     ))
+}
+
+/// Probes the server the environment configures. Exit codes follow the
+/// container HEALTHCHECK convention: 0 healthy, 1 not, for any reason.
+fn healthcheck() -> ExitCode {
+    let result = Config::from_env()
+        .map_err(|error| error.to_string())
+        .and_then(|config| {
+            sre_kata::healthcheck::probe(
+                sre_kata::healthcheck::target(config.addr),
+                std::time::Duration::from_secs(2),
+            )
+        });
+    match result {
+        Ok(()) => {
+            println!("healthy");
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            println!("unhealthy: {reason}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Logs a start-up failure and returns exit code 1.

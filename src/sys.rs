@@ -40,9 +40,10 @@ fn set_option<T>(
 /// and turns off Nagle's algorithm (`TCP_NODELAY`). On Linux, sockets
 /// accepted from a listening socket inherit all three.
 pub fn set_timeouts_and_nodelay(socket: &impl AsRawFd, timeout: Duration) -> io::Result<()> {
+    // Field types are inferred: naming time_t is deprecated on musl.
     let timeval = libc::timeval {
-        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
+        tv_sec: timeout.as_secs().try_into().unwrap_or(i32::MAX.into()),
+        tv_usec: timeout.subsec_micros().into(),
     };
     set_option(socket, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &timeval)?;
     set_option(socket, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &timeval)?;

@@ -281,3 +281,38 @@ fn a_dead_listener_makes_the_process_exit_1() {
     assert_eq!(failure["level"], "error");
     assert_eq!(service.wait_for_log(|l| l["event"] == "exit")["code"], 1);
 }
+
+#[test]
+fn healthcheck_exits_0_for_a_healthy_server_and_1_otherwise() {
+    let mut service = Service::start(&[("SHUTDOWN_GRACE_SECS", "30")]);
+    let port = service.addr.port().to_string();
+    let probe = |port: &str| run(&["healthcheck"], &[("HOST", "127.0.0.1"), ("PORT", port)]);
+
+    let healthy = probe(&port);
+    assert_eq!(healthy.status.code(), Some(0));
+    assert_eq!(String::from_utf8(healthy.stdout).unwrap(), "healthy\n");
+    let logged = service.wait_for_log(|l| l["request_id"] == "healthcheck");
+    assert_eq!(logged["path"], "/healthz");
+
+    // Draining: /healthz answers 503, so the probe fails.
+    let heartbeat = Heartbeat::start(&service);
+    service.signal(libc::SIGTERM);
+    service.wait_for_log(|l| l["event"] == "shutdown");
+    let draining = probe(&port);
+    assert_eq!(draining.status.code(), Some(1));
+    assert!(String::from_utf8(draining.stdout)
+        .unwrap()
+        .contains("answered 503"));
+    heartbeat.stop();
+    assert_eq!(service.wait_exit(PATIENCE).code(), Some(0));
+
+    // Nothing listening any more.
+    let gone = probe(&port);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(String::from_utf8(gone.stdout)
+        .unwrap()
+        .starts_with("unhealthy: "));
+
+    // A bad setting is unhealthy too, not a usage error.
+    assert_eq!(probe("nope").status.code(), Some(1));
+}

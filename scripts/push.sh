@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Pushes the image for the current commit to Amazon ECR and prints its digest.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/push.sh [--dry-run] [--allow-dirty] [REPOSITORY]
+
+Pushes $IMAGE_NAME:<git-sha> (made by scripts/build.sh) to the ECR repository
+REPOSITORY, tagged with the same git SHA, and prints the pushed image by
+digest (REGISTRY/REPOSITORY@sha256:...) as the only line on stdout: deploy
+that, never a tag.
+
+  REPOSITORY     the ECR repository name; default: the repository_name
+                 output of infra/stacks/registry (terraform output)
+  --dry-run      print every command instead of running it
+  --allow-dirty  push an image built from uncommitted changes (<sha>-dirty)
+
+Needs AWS_REGION (or AWS_DEFAULT_REGION), and AWS_ACCOUNT_ID or credentials
+for "aws sts get-caller-identity". The engine is \$CONTAINER_ENGINE if set,
+else podman, else docker.
+USAGE
+}
+
+DRY_RUN=false
+DIGEST_FILE=""
+trap '[[ -z "$DIGEST_FILE" ]] || rm -f "$DIGEST_FILE"' EXIT
+
+# run COMMAND...: runs it with its output on stderr, since stdout carries
+# only the digest; under --dry-run, prints it on stdout instead.
+run() {
+  if [[ "$DRY_RUN" == true ]]; then
+    printf '%q ' "$@"
+    printf '\n'
+  else
+    "$@" >&2
+  fi
+}
+
+repository_from_terraform() {
+  local stack="$REPO_ROOT/infra/stacks/registry"
+  command -v terraform >/dev/null 2>&1 \
+    || die "no REPOSITORY given and terraform is missing to read it; pass the ECR repository name"
+  terraform -chdir="$stack" output -raw repository_name 2>/dev/null \
+    || die "no REPOSITORY given and ${stack#"$REPO_ROOT/"} has no repository_name output; pass the ECR repository name, or apply that stack first"
+}
+
+account_id() {
+  if [[ -n "${AWS_ACCOUNT_ID:-}" ]]; then
+    printf '%s\n' "$AWS_ACCOUNT_ID"
+  else
+    aws sts get-caller-identity --query Account --output text 2>/dev/null \
+      || die "cannot tell the AWS account: set AWS_ACCOUNT_ID, or sign in so that 'aws sts get-caller-identity' works"
+  fi
+}
+
+main() {
+  local allow_dirty=false repository=""
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      --dry-run) DRY_RUN=true ;;
+      --allow-dirty) allow_dirty=true ;;
+      -*) die "unknown option '$1'; try --help" ;;
+      *)
+        [[ -z "$repository" ]] || die "more than one REPOSITORY given; try --help"
+        repository="$1"
+        ;;
+    esac
+    shift
+  done
+
+  local region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
+  [[ -n "$region" ]] || die "AWS_REGION is not set; export the region of the ECR repository, e.g. AWS_REGION=eu-west-1"
+  [[ -n "$repository" ]] || repository="$(repository_from_terraform)"
+  [[ "$DRY_RUN" == true ]] || need aws "install the AWS CLI v2 (https://aws.amazon.com/cli/)"
+
+  local tag
+  tag="$(image_tag)"
+  if [[ "$tag" == *-dirty && "$allow_dirty" == false ]]; then
+    die "the working tree has uncommitted changes; commit them (the tag is the commit), or pass --allow-dirty"
+  fi
+
+  local engine
+  engine="$(container_engine)" || die "no container engine: install podman (Debian: apt-get install podman) or Docker"
+  "$engine" image inspect "$IMAGE_NAME:$tag" >/dev/null 2>&1 \
+    || die "no local image $IMAGE_NAME:$tag; run scripts/build.sh first"
+
+  local account registry remote
+  if [[ "$DRY_RUN" == true && -z "${AWS_ACCOUNT_ID:-}" ]]; then
+    run aws sts get-caller-identity --query Account --output text
+    account="ACCOUNT_ID"
+  else
+    account="$(account_id)"
+  fi
+  registry="$account.dkr.ecr.$region.amazonaws.com"
+  remote="$registry/$repository:$tag"
+
+  if [[ "$DRY_RUN" == true ]]; then
+    printf 'aws ecr get-login-password --region %q | %q login --username AWS --password-stdin %q\n' \
+      "$region" "$engine" "$registry"
+  else
+    aws ecr get-login-password --region "$region" \
+      | "$engine" login --username AWS --password-stdin "$registry" >&2 \
+      || die "cannot log in to $registry; check the AWS credentials and that the repository is in $region"
+  fi
+  run "$engine" tag "$IMAGE_NAME:$tag" "$remote"
+
+  local digest
+  if [[ "$engine" == podman ]]; then
+    DIGEST_FILE="$(mktemp)"
+    run podman push --digestfile "$DIGEST_FILE" "$remote"
+    [[ "$DRY_RUN" == true ]] && return 0
+    digest="$(<"$DIGEST_FILE")"
+  else
+    run docker push "$remote"
+    [[ "$DRY_RUN" == true ]] && return 0
+    digest="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$remote" \
+      | sed -n "s|^$registry/$repository@||p" | head -n 1)"
+  fi
+  [[ "$digest" == sha256:* ]] || die "the push gave no digest for $remote"
+  printf '%s/%s@%s\n' "$registry" "$repository" "$digest"
+}
+
+main "$@"

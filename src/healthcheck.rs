@@ -1,0 +1,64 @@
+//! Health probe: `sre-kata healthcheck` for the container's `HEALTHCHECK`,
+//! since a scratch image has no curl.
+//!
+//! Contract: [`probe`] succeeds only if `GET /healthz` at the address answers
+//! 200 within the timeout. A draining server answers 503, so it fails.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Where to probe a server configured to listen on `listen`: the loopback
+/// address when it listens on all addresses.
+pub fn target(listen: SocketAddr) -> SocketAddr {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, listen.port())
+}
+
+/// Asks `addr` for `/healthz`; the error says why it is not healthy.
+pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("{addr}: {e}");
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(fail)?;
+    stream.set_read_timeout(Some(timeout)).map_err(fail)?;
+    stream.set_write_timeout(Some(timeout)).map_err(fail)?;
+    stream
+        .write_all(
+            b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+              X-Request-Id: healthcheck\r\n\r\n",
+        )
+        .map_err(fail)?;
+    let mut status_line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut status_line)
+        .map_err(fail)?;
+    match status_line.split(' ').nth(1) {
+        Some("200") => Ok(()),
+        Some(status) => Err(format!("{addr}: /healthz answered {status}")),
+        None => Err(format!("{addr}: no HTTP answer")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target;
+
+    #[test]
+    fn unspecified_addresses_are_probed_on_loopback() {
+        assert_eq!(
+            target("0.0.0.0:8080".parse().unwrap()),
+            "127.0.0.1:8080".parse().unwrap()
+        );
+        assert_eq!(
+            target("[::]:81".parse().unwrap()),
+            "[::1]:81".parse().unwrap()
+        );
+        assert_eq!(
+            target("10.1.2.3:82".parse().unwrap()),
+            "10.1.2.3:82".parse().unwrap()
+        );
+    }
+}

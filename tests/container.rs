@@ -1,0 +1,241 @@
+//! The shipped image, run for real. These tests are ignored by a plain
+//! `cargo test`: scripts/test.sh builds the image, then runs them with
+//! `--ignored`, naming the image in SRE_KATA_TEST_IMAGE and the engine in
+//! CONTAINER_ENGINE (podman or docker).
+
+mod support;
+
+use std::process::{Command, Output};
+use support::Conn;
+
+/// The image under test and the engine that runs it.
+struct Engine {
+    engine: String,
+    image: String,
+}
+
+impl Engine {
+    fn from_env() -> Engine {
+        let image = std::env::var("SRE_KATA_TEST_IMAGE")
+            .expect("SRE_KATA_TEST_IMAGE names the image to test; run scripts/test.sh");
+        let engine = std::env::var("CONTAINER_ENGINE").unwrap_or_else(|_| "podman".into());
+        Engine { engine, image }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = Command::new(&self.engine).args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{} {args:?}: {}",
+            self.engine,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn inspect_image(&self, format: &str) -> String {
+        let output = self.run(&["image", "inspect", "--format", format, &self.image]);
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+}
+
+/// A running container, removed when dropped.
+struct Container<'e> {
+    engine: &'e Engine,
+    name: String,
+}
+
+impl<'e> Container<'e> {
+    fn start(engine: &'e Engine, name: &str) -> Container<'e> {
+        let _ = Command::new(&engine.engine)
+            .args(["rm", "--force", name])
+            .output();
+        engine.run(&[
+            "run",
+            "--detach",
+            "--name",
+            name,
+            "--publish",
+            "127.0.0.1::8080",
+            &engine.image,
+        ]);
+        Container {
+            engine,
+            name: name.to_owned(),
+        }
+    }
+
+    fn published_addr(&self) -> std::net::SocketAddr {
+        let output = self.engine.run(&["port", &self.name, "8080/tcp"]);
+        let text = String::from_utf8(output.stdout).unwrap();
+        text.lines().next().unwrap().trim().parse().unwrap()
+    }
+
+    fn logs(&self) -> Vec<serde_json::Value> {
+        let output = self.engine.run(&["logs", &self.name]);
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+}
+
+impl Drop for Container<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.engine.engine)
+            .args(["rm", "--force", &self.name])
+            .output();
+    }
+}
+
+/// Retries a request until the service in the container answers.
+fn get_when_up(addr: std::net::SocketAddr, target: &str) -> support::Response {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    loop {
+        if let Some(mut conn) = Conn::try_open(addr) {
+            let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+            if let Ok(response) = conn.try_exchange(&request) {
+                return response;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+#[ignore = "needs the image: run scripts/test.sh"]
+fn the_image_is_one_small_non_root_layer_with_a_healthcheck() {
+    let engine = Engine::from_env();
+    let size: u64 = engine.inspect_image("{{.Size}}").parse().unwrap();
+    assert!(size <= 1024 * 1024, "the image is {size} bytes, over 1 MiB");
+    assert_eq!(engine.inspect_image("{{.Config.User}}"), "65532:65532");
+    assert_eq!(
+        engine.inspect_image("{{json .Config.Entrypoint}}"),
+        r#"["/sre-kata"]"#
+    );
+    assert!(engine
+        .inspect_image("{{json .Config.ExposedPorts}}")
+        .contains("8080/tcp"));
+    assert_eq!(engine.inspect_image("{{len .RootFS.Layers}}"), "1");
+    let healthcheck = engine.inspect_image("{{json .Config.Healthcheck.Test}}");
+    assert_eq!(healthcheck, r#"["CMD","/sre-kata","healthcheck"]"#);
+    let label = |name: &str| {
+        engine.inspect_image(&format!(
+            "{{{{index .Config.Labels \"org.opencontainers.image.{name}\"}}}}"
+        ))
+    };
+    let tag = engine.image.rsplit(':').next().unwrap();
+    assert_eq!(label("revision"), tag);
+    assert_eq!(label("version"), env!("CARGO_PKG_VERSION"));
+    assert_eq!(label("licenses"), "MIT");
+    assert!(
+        humantime::parse_rfc3339(&label("created")).is_ok(),
+        "{}",
+        label("created")
+    );
+    // The repository URL, or "unknown" in a checkout without a remote.
+    assert!(!label("source").is_empty());
+}
+
+#[test]
+#[ignore = "needs the image: run scripts/test.sh"]
+fn the_container_serves_reports_healthy_and_stops_cleanly() {
+    let engine = Engine::from_env();
+    let container = Container::start(&engine, "sre-kata-test-serve");
+    let addr = container.published_addr();
+
+    let query = get_when_up(addr, "/query?param=acx333x");
+    assert_eq!(query.status, 200);
+    assert_eq!(query.json()["count"], 2);
+    assert_eq!(get_when_up(addr, "/healthz").json()["status"], "ok");
+
+    // The binary's own probe, inside the container, as HEALTHCHECK runs it.
+    let probe = engine.run(&["exec", &container.name, "/sre-kata", "healthcheck"]);
+    assert_eq!(String::from_utf8(probe.stdout).unwrap(), "healthy\n");
+    if engine.engine == "podman" {
+        engine.run(&["healthcheck", "run", &container.name]);
+    }
+
+    // SIGTERM with a 10 s allowance: it must drain and exit 0 on its own,
+    // not be killed when the allowance runs out.
+    engine.run(&["stop", "--time", "10", &container.name]);
+    let exit_code = engine.run(&[
+        "inspect",
+        "--format",
+        "{{.State.ExitCode}}",
+        &container.name,
+    ]);
+    assert_eq!(String::from_utf8(exit_code.stdout).unwrap().trim(), "0");
+    let logs = container.logs();
+    let start = logs
+        .iter()
+        .find(|l| l["event"] == "start")
+        .expect("start line");
+    assert_eq!(start["pid"], 1, "the service is PID 1");
+    let exit = logs
+        .iter()
+        .find(|l| l["event"] == "exit")
+        .expect("exit line");
+    assert_eq!(
+        exit["drain_end"], "quiet",
+        "drained, not cut off by the grace period"
+    );
+    assert_eq!(
+        logs.iter().find(|l| l["event"] == "shutdown").unwrap()["signal"],
+        "SIGTERM"
+    );
+}
+
+#[test]
+#[ignore = "needs the image: run scripts/test.sh"]
+fn push_dry_run_prints_the_commands_for_this_image() {
+    let engine = Engine::from_env();
+    let tag = engine.image.rsplit(':').next().unwrap().to_owned();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let output = Command::new("bash")
+        .arg(format!("{repo}/scripts/push.sh"))
+        .args(["--dry-run", "--allow-dirty", "sre-kata"])
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCOUNT_ID", "123456789012")
+        .env("CONTAINER_ENGINE", &engine.engine)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    let remote = format!("{registry}/sre-kata:{tag}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "aws ecr get-login-password --region eu-west-1 | {} login --username AWS --password-stdin {registry}",
+            engine.engine
+        )
+    );
+    assert_eq!(
+        lines[1].trim_end(),
+        format!("{} tag sre-kata:{tag} {remote}", engine.engine)
+    );
+    assert!(
+        lines[2].starts_with(&format!("{} push ", engine.engine)),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[2].trim_end().ends_with(&remote), "{}", lines[2]);
+    // Nothing ran: no image carries the registry's name.
+    let tagged = Command::new(&engine.engine)
+        .args(["image", "inspect", &remote])
+        .output()
+        .unwrap();
+    assert!(!tagged.status.success(), "dry run tagged the image");
+}
