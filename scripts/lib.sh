@@ -21,6 +21,20 @@ need() {
   command -v "$command" >/dev/null 2>&1 || die "$command is missing; $how"
 }
 
+# Set to true by a script's --dry-run option.
+DRY_RUN=false
+
+# run COMMAND...: runs a command; under --dry-run, prints it shell-quoted on
+# stderr instead. Scripts keep stdout for their result (a digest, a URL).
+run() {
+  if [[ "$DRY_RUN" == true ]]; then
+    printf '%q ' "$@" >&2
+    printf '\n' >&2
+  else
+    "$@"
+  fi
+}
+
 # step TITLE COMMAND...: runs a command under a visible heading.
 step() {
   local title="$1"

@@ -11,11 +11,11 @@ Usage: scripts/push.sh [--dry-run] [--allow-dirty] [REPOSITORY]
 Pushes $IMAGE_NAME:<git-sha> (made by scripts/build.sh) to the ECR repository
 REPOSITORY, tagged with the same git SHA, and prints the pushed image by
 digest (REGISTRY/REPOSITORY@sha256:...) as the only line on stdout: deploy
-that, never a tag.
+that, never a tag. Progress goes to stderr.
 
   REPOSITORY     the ECR repository name; default: the repository_name
                  output of infra/stacks/registry (terraform output)
-  --dry-run      print every command instead of running it
+  --dry-run      print every command (on stderr) instead of running it
   --allow-dirty  push an image built from uncommitted changes (<sha>-dirty)
 
 Needs AWS_REGION (or AWS_DEFAULT_REGION), and AWS_ACCOUNT_ID or credentials
@@ -24,20 +24,8 @@ else podman, else docker.
 USAGE
 }
 
-DRY_RUN=false
 DIGEST_FILE=""
 trap '[[ -z "$DIGEST_FILE" ]] || rm -f "$DIGEST_FILE"' EXIT
-
-# run COMMAND...: runs it with its output on stderr, since stdout carries
-# only the digest; under --dry-run, prints it on stdout instead.
-run() {
-  if [[ "$DRY_RUN" == true ]]; then
-    printf '%q ' "$@"
-    printf '\n'
-  else
-    "$@" >&2
-  fi
-}
 
 repository_from_terraform() {
   local stack="$REPO_ROOT/infra/stacks/registry"
@@ -100,22 +88,22 @@ main() {
 
   if [[ "$DRY_RUN" == true ]]; then
     printf 'aws ecr get-login-password --region %q | %q login --username AWS --password-stdin %q\n' \
-      "$region" "$engine" "$registry"
+      "$region" "$engine" "$registry" >&2
   else
     aws ecr get-login-password --region "$region" \
       | "$engine" login --username AWS --password-stdin "$registry" >&2 \
       || die "cannot log in to $registry; check the AWS credentials and that the repository is in $region"
   fi
-  run "$engine" tag "$IMAGE_NAME:$tag" "$remote"
+  run "$engine" tag "$IMAGE_NAME:$tag" "$remote" >&2
 
   local digest
   if [[ "$engine" == podman ]]; then
     DIGEST_FILE="$(mktemp)"
-    run podman push --digestfile "$DIGEST_FILE" "$remote"
+    run podman push --digestfile "$DIGEST_FILE" "$remote" >&2
     [[ "$DRY_RUN" == true ]] && return 0
     digest="$(<"$DIGEST_FILE")"
   else
-    run docker push "$remote"
+    run docker push "$remote" >&2
     [[ "$DRY_RUN" == true ]] && return 0
     digest="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$remote" \
       | sed -n "s|^$registry/$repository@||p" | head -n 1)"

@@ -205,16 +205,14 @@ fn push_dry_run_prints_the_commands_for_this_image() {
         .env("CONTAINER_ENGINE", &engine.engine)
         .output()
         .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // Commands go to stderr; stdout is for the digest, which a dry run lacks.
+    let commands = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{commands}");
+    assert!(output.stdout.is_empty(), "a dry run prints no digest");
     let registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
     let remote = format!("{registry}/sre-kata:{tag}");
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{stdout}");
+    let lines: Vec<&str> = commands.lines().collect();
+    assert_eq!(lines.len(), 3, "{commands}");
     assert_eq!(
         lines[0],
         format!(
