@@ -1,0 +1,13 @@
+output "topic_arn" {
+  description = "ARN of the SNS topic the alarms notify; subscribe pagers or chat to it."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "alarm_names" {
+  description = "Names of the alarms."
+  value = [
+    aws_cloudwatch_metric_alarm.server_error_rate.alarm_name,
+    aws_cloudwatch_metric_alarm.latency_p99.alarm_name,
+    aws_cloudwatch_metric_alarm.at_max_capacity.alarm_name,
+  ]
+}

@@ -1,0 +1,48 @@
+# The image registry: tags are immutable, because deployments name images by
+# digest and a tag must never move under them; every push is scanned.
+
+resource "aws_ecr_repository" "this" {
+  name                 = var.name
+  image_tag_mutability = "IMMUTABLE"
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    # The AWS-managed key: pullers (App Runner, ECS) need no key grants.
+    encryption_type = "KMS"
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  repository = aws_ecr_repository.this.name
+
+  policy = jsonencode({
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Expire untagged images: leftovers of interrupted pushes."
+        selection = {
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = var.untagged_expiry_days
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
+        description  = "Keep the newest images; older ones can no longer be rolled back to."
+        selection = {
+          tagStatus   = "any"
+          countType   = "imageCountMoreThan"
+          countNumber = var.keep_images
+        }
+        action = { type = "expire" }
+      },
+    ]
+  })
+}

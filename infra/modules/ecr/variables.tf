@@ -1,0 +1,37 @@
+variable "name" {
+  description = "Name of the ECR repository."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.name)) && length(var.name) <= 256
+    error_message = "ECR repository names are lower-case letters, digits and . _ - /, up to 256 characters."
+  }
+}
+
+variable "keep_images" {
+  description = "How many images to keep, newest first. Rollback can only go back this far."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.keep_images >= 5 && var.keep_images <= 1000 && floor(var.keep_images) == var.keep_images
+    error_message = "Keep 5 to 1000 images, so that a rollback target always exists."
+  }
+}
+
+variable "untagged_expiry_days" {
+  description = "Days after which untagged images (leftovers of interrupted pushes) are deleted."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.untagged_expiry_days >= 1 && floor(var.untagged_expiry_days) == var.untagged_expiry_days
+    error_message = "The expiry is a whole number of days, at least 1."
+  }
+}
+
+variable "tags" {
+  description = "Tags for the repository."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,43 @@
+variable "name" {
+  description = "Name of the key: its alias is alias/<name>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9/_-]{1,200}$", var.name)) && !startswith(var.name, "aws/")
+    error_message = "The name may hold letters, digits, '/', '_' and '-', and must not start with aws/."
+  }
+}
+
+variable "description" {
+  description = "What the key encrypts."
+  type        = string
+}
+
+variable "allow_cloudwatch_logs" {
+  description = "Whether CloudWatch Logs may encrypt this account's log groups with the key."
+  type        = bool
+  default     = false
+}
+
+variable "allow_cloudwatch_alarms" {
+  description = "Whether CloudWatch alarms may publish to SNS topics encrypted with the key."
+  type        = bool
+  default     = false
+}
+
+variable "deletion_window_in_days" {
+  description = "Days a scheduled deletion of the key waits, so a mistake can be undone."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.deletion_window_in_days >= 7 && var.deletion_window_in_days <= 30
+    error_message = "The deletion window must be 7 to 30 days."
+  }
+}
+
+variable "tags" {
+  description = "Tags for the key."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,207 @@
+# A regional web ACL in front of the service. Rules are evaluated in order:
+#   0. a rate limit per client IP;
+#   1. no request bodies: the service takes none, and its HTTP library is
+#      fragile with them (vendor/tiny_http/PATCHES.md);
+#   2. AWS's common rule set, with the 2 KiB query-string limit counted only,
+#      since the service enforces its own limit (MAX_URL_BYTES, 414);
+#   3. AWS's known-bad-inputs rule set (Log4Shell and the like).
+# Every request is logged to CloudWatch Logs.
+
+locals {
+  # Rule names double as CloudWatch metric names.
+  metric_prefix = replace(var.name, "-", "_")
+}
+
+resource "aws_wafv2_web_acl" "this" {
+  name        = var.name
+  description = "Rate limit, no bodies, AWS common and known-bad-inputs rules."
+  scope       = "REGIONAL"
+
+  default_action {
+    allow {}
+  }
+
+  rule {
+    name     = "rate-limit-per-ip"
+    priority = 0
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = var.rate_limit_per_ip
+        evaluation_window_sec = 300
+        aggregate_key_type    = "IP"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.metric_prefix}_rate_limit_per_ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "block-request-bodies"
+    priority = 1
+
+    action {
+      block {}
+    }
+
+    statement {
+      or_statement {
+        # A Content-Length header with any character but 0 in it.
+        statement {
+          regex_match_statement {
+            regex_string = "[^0]"
+
+            field_to_match {
+              single_header {
+                name = "content-length"
+              }
+            }
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+
+        # Any Transfer-Encoding header.
+        statement {
+          size_constraint_statement {
+            comparison_operator = "GT"
+            size                = 0
+
+            field_to_match {
+              single_header {
+                name = "transfer-encoding"
+              }
+            }
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+
+        # Body bytes, whatever the headers say.
+        statement {
+          size_constraint_statement {
+            comparison_operator = "GT"
+            size                = 0
+
+            field_to_match {
+              body {
+                oversize_handling = "MATCH"
+              }
+            }
+
+            text_transformation {
+              priority = 0
+              type     = "NONE"
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.metric_prefix}_block_request_bodies"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-common-rule-set"
+    priority = 2
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesCommonRuleSet"
+        vendor_name = "AWS"
+
+        rule_action_override {
+          name = "SizeRestrictions_QUERYSTRING"
+
+          action_to_use {
+            count {}
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.metric_prefix}_aws_common_rule_set"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-known-bad-inputs"
+    priority = 3
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesKnownBadInputsRuleSet"
+        vendor_name = "AWS"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.metric_prefix}_aws_known_bad_inputs"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = local.metric_prefix
+    sampled_requests_enabled   = true
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  # AWS WAF only logs to log groups whose name starts with aws-waf-logs-.
+  name              = "aws-waf-logs-${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_wafv2_web_acl_logging_configuration" "this" {
+  resource_arn            = aws_wafv2_web_acl.this.arn
+  log_destination_configs = [aws_cloudwatch_log_group.this.arn]
+
+  # Credentials never belong in logs, even if a client sends some.
+  redacted_fields {
+    single_header {
+      name = "authorization"
+    }
+  }
+
+  redacted_fields {
+    single_header {
+      name = "cookie"
+    }
+  }
+}

@@ -1,0 +1,18 @@
+terraform {
+  required_version = ">= 1.10"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.0, < 7.0"
+    }
+  }
+
+  # Bucket and region come from `terraform init -backend-config=...`
+  # (scripts/deploy.sh passes them from TF_STATE_BUCKET and AWS_REGION).
+  backend "s3" {
+    key          = "apprunner/terraform.tfstate"
+    encrypt      = true
+    use_lockfile = true
+  }
+}

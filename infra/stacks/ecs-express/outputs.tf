@@ -1,0 +1,49 @@
+output "service_url" {
+  description = "HTTPS URL of the service: scripts/deploy.sh smoke-tests it."
+  value       = module.service.service_url
+}
+
+output "image" {
+  description = "The image deployed, by digest: the rollback target of the next deploy."
+  value       = var.image
+}
+
+output "service_arn" {
+  description = "ARN of the ECS Express service."
+  value       = module.service.service_arn
+}
+
+output "service_revision_arn" {
+  description = "ARN of the current service revision: describe it to find the load balancer (see the README)."
+  value       = module.service.service_revision_arn
+}
+
+output "execution_role_arn" {
+  description = "Role ECS pulls the image and writes logs with."
+  value       = module.service.execution_role_arn
+}
+
+output "infrastructure_role_arn" {
+  description = "Role Express Mode manages the load balancer and scaling with."
+  value       = module.service.infrastructure_role_arn
+}
+
+output "deploy_role_arn" {
+  description = "Role the release workflow deploys with (GitHub variable AWS_DEPLOY_ROLE_ARN)."
+  value       = module.deploy_role.role_arn
+}
+
+output "web_acl_arn" {
+  description = "ARN of the WAF web ACL; associated once load_balancer_arn is set."
+  value       = module.waf.web_acl_arn
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the service."
+  value       = module.service.log_group_name
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify."
+  value       = module.alarms.topic_arn
+}

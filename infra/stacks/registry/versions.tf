@@ -1,0 +1,18 @@
+terraform {
+  required_version = ">= 1.10"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.0, < 7.0"
+    }
+  }
+
+  # Bucket and region come from `terraform init -backend-config=...`
+  # (scripts/deploy.sh and scripts/push.sh pass them from TF_STATE_BUCKET).
+  backend "s3" {
+    key          = "registry/terraform.tfstate"
+    encrypt      = true
+    use_lockfile = true
+  }
+}
