@@ -11,12 +11,13 @@ Usage: scripts/test.sh [--help]
 
 Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
-  (unit, property and integration tests), shellcheck, then the image:
-  scripts/build.sh and the container tests (tests/container.rs).
+  (unit, property, integration and infra-invariant tests); shellcheck,
+  hadolint, checkov and terraform fmt; then the image: scripts/build.sh and
+  the container tests (tests/container.rs).
 Python tools install into .venv from scripts/requirements-tools.txt.
 
-Without podman or docker the container checks are skipped, and the summary
-says so. With CI=true, missing tools are installed (apt-get) and nothing is
+Without podman or docker the container checks are skipped, and without
+terraform its fmt check; the summary says so. With CI=true, missing tools are installed (apt-get) and nothing is
 skipped.
 USAGE
 }
@@ -32,9 +33,24 @@ rust_checks() {
   step "cargo test" cargo test --locked
 }
 
-shell_checks() {
+lint_checks() {
   tools_venv
   step "shellcheck" shellcheck --external-sources "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT/.ci/run"
+  step "hadolint" hadolint "$REPO_ROOT/Containerfile"
+  # checkov's own checks plus the project's (infra/checkov); --skip-download
+  # keeps it offline.
+  step "checkov" checkov --directory "$REPO_ROOT/infra" --framework terraform \
+    --external-checks-dir "$REPO_ROOT/infra/checkov" --skip-download --quiet --compact
+  if command -v terraform >/dev/null 2>&1; then
+    step "terraform fmt -check" terraform fmt -check -recursive "$REPO_ROOT/infra"
+  elif [[ "${CI:-}" == true ]]; then
+    die "terraform is missing; install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
+  else
+    SKIPPED+="${SKIPPED:+; }terraform fmt: terraform is not installed"
+    printf '\n==> SKIPPED terraform fmt -check: terraform is not installed\n'
+  fi
+  # terraform validate and plan need the provider registry: the GitHub
+  # workflow runs them (.github/workflows/ci.yml).
 }
 
 # apt_install PACKAGE...: installs Debian packages, as root or through sudo.
@@ -46,7 +62,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@"
 }
 
-# Set by container_checks when it had to skip.
+# What had to be skipped, for the summary.
 SKIPPED=""
 
 container_checks() {
@@ -59,8 +75,8 @@ container_checks() {
       engine=podman
     fi
   elif [[ -z "$engine" ]]; then
-    SKIPPED="container checks: no podman or docker engine here (install podman to run them)"
-    printf '\n==> SKIPPED %s\n' "$SKIPPED"
+    SKIPPED+="${SKIPPED:+; }container checks: no podman or docker engine here (install podman to run them)"
+    printf '\n==> SKIPPED container checks: no podman or docker engine here\n'
     return 0
   fi
   step "scripts/build.sh" "$REPO_ROOT/scripts/build.sh"
@@ -77,7 +93,7 @@ main() {
   esac
   cd "$REPO_ROOT"
   rust_checks
-  shell_checks
+  lint_checks
   container_checks
   if [[ -n "$SKIPPED" ]]; then
     printf '\nAll checks that ran passed. SKIPPED: %s.\n' "$SKIPPED"

@@ -1,12 +1,23 @@
 //! The shell scripts' promises: `--help` everywhere, and one clear line with
 //! exit code 2 for anything missing. Push runs in a throwaway clone of the
-//! scripts, so the state of this working tree does not matter.
+//! scripts, so the state of this working tree does not matter; smoke runs
+//! against the real binary.
+
+mod support;
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 4] = ["dev.sh", "test.sh", "build.sh", "push.sh"];
+const SCRIPTS: [&str; 7] = [
+    "dev.sh",
+    "test.sh",
+    "build.sh",
+    "push.sh",
+    "bootstrap.sh",
+    "deploy.sh",
+    "smoke.sh",
+];
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -177,4 +188,165 @@ fn build_needs_cargo() {
         &[("PATH", bin.to_str().unwrap())],
     );
     assert_one_line_error(&output, "cargo is missing");
+}
+
+const DIGEST: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sre-kata@sha256:\
+    0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn deploy(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut all = vec![("PATH", "/usr/bin:/bin")];
+    all.extend_from_slice(env);
+    script(repo(), "deploy.sh", args, &all)
+}
+
+const DEPLOY_ENV: [(&str, &str); 3] = [
+    ("AWS_REGION", "eu-west-1"),
+    ("TF_STATE_BUCKET", "state-bucket"),
+    ("TF_VAR_github_repository", "owner/repo"),
+];
+
+#[test]
+fn deploy_refuses_tags_and_unknown_targets() {
+    assert_one_line_error(
+        &deploy(
+            &[
+                "apprunner",
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sre-kata:v1",
+            ],
+            &DEPLOY_ENV,
+        ),
+        "by digest",
+    );
+    assert_one_line_error(
+        &deploy(&["lambda", DIGEST], &DEPLOY_ENV),
+        "unknown target 'lambda'",
+    );
+    assert_one_line_error(&deploy(&["apprunner"], &DEPLOY_ENV), "give a target");
+}
+
+#[test]
+fn deploy_names_each_missing_setting() {
+    for (missing, words) in [
+        ("AWS_REGION", "AWS_REGION is not set"),
+        ("TF_STATE_BUCKET", "TF_STATE_BUCKET is not set"),
+        (
+            "TF_VAR_github_repository",
+            "TF_VAR_github_repository is not set",
+        ),
+    ] {
+        let env: Vec<(&str, &str)> = DEPLOY_ENV
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != missing)
+            .collect();
+        assert_one_line_error(&deploy(&["--dry-run", "ecs-express", DIGEST], &env), words);
+    }
+}
+
+#[test]
+fn deploy_dry_run_plans_applies_and_smoke_tests_that_digest() {
+    for target in ["apprunner", "ecs-express"] {
+        let output = deploy(&["--dry-run", target, DIGEST], &DEPLOY_ENV);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.status.success(), "{stderr}");
+        let stack = format!("-chdir={}/infra/stacks/{target}", repo().display());
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(lines[0].starts_with(&format!("terraform {stack} init -input=false -backend-config=bucket=state-bucket -backend-config=region=eu-west-1")), "{stderr}");
+        assert!(
+            lines.iter().any(|l| l.starts_with("previous image:")),
+            "{stderr}"
+        );
+        let plan = lines.iter().find(|l| l.contains(" plan ")).expect("a plan");
+        assert!(plan.contains(&format!("-var image={DIGEST}")), "{plan}");
+        assert!(plan.contains("-out=deploy.tfplan"), "{plan}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.trim_end()
+                    == format!("terraform {stack} apply -input=false deploy.tfplan")),
+            "{stderr}"
+        );
+        assert!(
+            lines.last().unwrap().starts_with("curl "),
+            "the smoke test runs last: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn bootstrap_dry_run_applies_the_bootstrap_stack() {
+    let output = script(
+        repo(),
+        "bootstrap.sh",
+        &["--dry-run"],
+        &[("PATH", "/usr/bin:/bin"), ("AWS_REGION", "eu-west-1")],
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("infra/bootstrap init -input=false"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("infra/bootstrap apply -input=false"),
+        "{stderr}"
+    );
+    let missing = script(
+        repo(),
+        "bootstrap.sh",
+        &["--dry-run"],
+        &[("PATH", "/usr/bin:/bin")],
+    );
+    assert_one_line_error(&missing, "AWS_REGION is not set");
+}
+
+fn smoke(url: &str, extra: &[&str]) -> Output {
+    let mut args = extra.to_vec();
+    args.push(url);
+    script(repo(), "smoke.sh", &args, &[("PATH", "/usr/bin:/bin")])
+}
+
+#[test]
+fn smoke_passes_against_the_real_service() {
+    let service = support::Service::start(&[]);
+    let output = smoke(&format!("http://{}", service.addr), &[]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        6,
+        "{stdout}"
+    );
+}
+
+#[test]
+fn smoke_fails_on_any_mismatch() {
+    // Targets longer than 12 bytes get 414 here, so two checks must fail.
+    let service = support::Service::start(&[("MAX_URL_BYTES", "12")]);
+    let output = smoke(&format!("http://{}/", service.addr), &[]);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  GET /query?param=caiopa: expected 200"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL  GET /no-such-path: expected 404"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    GET /healthz"), "{stdout}");
+}
+
+#[test]
+fn smoke_gives_up_when_nothing_answers() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = smoke(&format!("http://{unused}"), &["--wait", "1"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8(output.stdout)
+        .unwrap()
+        .contains("did not answer 200"));
+    assert_one_line_error(&smoke("ftp://x", &[]), "must start with http");
 }

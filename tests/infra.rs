@@ -1,0 +1,270 @@
+//! Invariants of the Terraform under infra/, checked offline by parsing it:
+//! `terraform validate` needs the provider registry, which these machines
+//! cannot reach, so CI's GitHub workflow runs that instead.
+
+use hcl::{Block, Body, Expression};
+use sre_kata::config::Config;
+use sre_kata::route::{route, Health, RequestHead};
+use std::path::{Path, PathBuf};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every .tf file under infra/, parsed.
+fn terraform_files() -> Vec<(PathBuf, Body)> {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() && !name.starts_with('.') {
+                walk(&path, found);
+            } else if name.ends_with(".tf") {
+                found.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(&repo().join("infra"), &mut paths);
+    paths.sort();
+    assert!(paths.len() > 20, "found only {paths:?}");
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let body = hcl::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path, body)
+        })
+        .collect()
+}
+
+/// Blocks of a kind (e.g. "variable") in a body, with their first label.
+fn blocks<'b>(body: &'b Body, kind: &str) -> Vec<(&'b str, &'b Block)> {
+    body.blocks()
+        .filter(|b| b.identifier() == kind)
+        .map(|b| (b.labels().first().map_or("", |l| l.as_str()), b))
+        .collect()
+}
+
+fn attribute<'b>(block: &'b Block, key: &str) -> Option<&'b Expression> {
+    block
+        .body()
+        .attributes()
+        .find(|a| a.key() == key)
+        .map(|a| a.expr())
+}
+
+/// The default of `variable "<name>"` in a module's variables.tf.
+fn module_default(module: &str, name: &str) -> Expression {
+    let path = repo()
+        .join("infra/modules")
+        .join(module)
+        .join("variables.tf");
+    let body: Body = hcl::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let (_, block) = blocks(&body, "variable")
+        .into_iter()
+        .find(|(label, _)| *label == name)
+        .unwrap_or_else(|| panic!("{module} has no variable {name}"));
+    attribute(block, "default").unwrap().clone()
+}
+
+#[test]
+fn the_port_in_terraform_is_the_binarys_default() {
+    let port = Config::from_lookup(|_| None, 1).unwrap().addr.port();
+    for module in ["apprunner-service", "ecs-express-service"] {
+        assert_eq!(
+            module_default(module, "port"),
+            Expression::from(u64::from(port)),
+            "{module}"
+        );
+    }
+    let containerfile = std::fs::read_to_string(repo().join("Containerfile")).unwrap();
+    assert!(containerfile
+        .lines()
+        .any(|l| l.trim() == format!("EXPOSE {port}")));
+}
+
+#[test]
+fn the_health_path_in_terraform_is_the_one_the_binary_serves() {
+    for module in ["apprunner-service", "ecs-express-service"] {
+        let Expression::String(path) = module_default(module, "health_check_path") else {
+            panic!("{module}: health_check_path default is not a string");
+        };
+        let head = RequestHead {
+            method: "GET",
+            target: &path,
+            declares_body: false,
+        };
+        assert_eq!(
+            route(&head, Health::Serving, 8192).status,
+            200,
+            "{module}: {path}"
+        );
+        assert_eq!(
+            route(&head, Health::Draining, 8192).status,
+            503,
+            "{module}: {path}"
+        );
+    }
+}
+
+#[test]
+fn images_are_deployed_by_digest_only() {
+    let mut image_variables = 0;
+    for (path, body) in terraform_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Where a module runs an image, it is the validated variable.
+        for key in ["image_identifier", "image"] {
+            for line in text.lines().map(str::trim) {
+                if let Some(value) = line.strip_prefix(key).map(str::trim_start) {
+                    if let Some(value) = value.strip_prefix('=') {
+                        assert_eq!(value.trim(), "var.image", "{}: {line}", path.display());
+                    }
+                }
+            }
+        }
+        for (_, variable) in blocks(&body, "variable")
+            .into_iter()
+            .filter(|(l, _)| *l == "image")
+        {
+            image_variables += 1;
+            let in_module = path.components().any(|c| c.as_os_str() == "modules");
+            if in_module {
+                let validation = variable
+                    .body()
+                    .blocks()
+                    .find(|b| b.identifier() == "validation")
+                    .unwrap_or_else(|| panic!("{}: image has no validation", path.display()));
+                let condition = attribute(validation, "condition").unwrap().to_string();
+                assert!(
+                    condition.contains("@sha256:[0-9a-f]{64}$"),
+                    "{}: {condition}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert_eq!(
+        image_variables, 4,
+        "two modules and two stacks take an image"
+    );
+}
+
+/// True if the line holds an image reference with the tag `latest`, such as
+/// `nginx:latest` or `repo/app:LATEST` (prose that mentions `:latest` alone
+/// does not count).
+fn names_latest_tag(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    lower.match_indices(":latest").any(|(at, _)| {
+        let before = lower[..at].chars().next_back();
+        let after = lower[at + ":latest".len()..].chars().next();
+        before.is_some_and(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+    })
+}
+
+#[test]
+fn the_latest_tag_detector_finds_image_references_only() {
+    assert!(names_latest_tag(r#"image = "nginx:latest""#));
+    assert!(names_latest_tag("FROM registry.example/app:LATEST"));
+    assert!(!names_latest_tag("no file names a `:latest` tag"));
+    assert!(!names_latest_tag("image: app:latest-but-pinned"));
+    assert!(!names_latest_tag("app@sha256:0123"));
+}
+
+#[test]
+fn no_file_names_an_image_by_a_mutable_tag() {
+    let listed = std::process::Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let files = String::from_utf8(listed.stdout).unwrap();
+    let mut checked = 0;
+    for file in files
+        .lines()
+        .filter(|f| !f.starts_with("vendor/") && !f.starts_with("tests/"))
+    {
+        let Ok(text) = std::fs::read_to_string(repo().join(file)) else {
+            continue;
+        };
+        checked += 1;
+        for (number, line) in text.lines().enumerate() {
+            assert!(
+                !names_latest_tag(line),
+                "{file}:{}: a mutable tag: {line}",
+                number + 1
+            );
+        }
+    }
+    assert!(checked > 30, "checked only {checked} files");
+}
+
+#[test]
+fn every_variable_is_typed_and_described_and_every_output_described() {
+    for (path, body) in terraform_files() {
+        for (name, variable) in blocks(&body, "variable") {
+            for key in ["type", "description"] {
+                assert!(
+                    attribute(variable, key).is_some(),
+                    "{}: variable {name} lacks {key}",
+                    path.display()
+                );
+            }
+        }
+        for (name, output) in blocks(&body, "output") {
+            assert!(
+                attribute(output, "description").is_some(),
+                "{}: output {name}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_module_and_stack_has_the_standard_files_and_a_version_floor() {
+    let mut roots: Vec<PathBuf> = vec![repo().join("infra/bootstrap")];
+    for parent in ["infra/modules", "infra/stacks"] {
+        for entry in std::fs::read_dir(repo().join(parent)).unwrap() {
+            roots.push(entry.unwrap().path());
+        }
+    }
+    assert!(roots.len() >= 13, "{roots:?}");
+    for root in roots {
+        for file in ["versions.tf", "variables.tf", "main.tf", "outputs.tf"] {
+            assert!(root.join(file).is_file(), "{} lacks {file}", root.display());
+        }
+        let versions = std::fs::read_to_string(root.join("versions.tf")).unwrap();
+        assert!(
+            versions.contains("required_version = \">= 1.10\""),
+            "{}",
+            root.display()
+        );
+    }
+}
+
+#[test]
+fn stacks_keep_state_in_s3_with_native_locking() {
+    for stack in ["registry", "apprunner", "ecs-express"] {
+        let path = repo().join("infra/stacks").join(stack).join("versions.tf");
+        let body: Body = hcl::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let terraform = blocks(&body, "terraform").pop().unwrap().1;
+        let backend = terraform
+            .body()
+            .blocks()
+            .find(|b| b.identifier() == "backend")
+            .unwrap_or_else(|| panic!("{stack} has no backend"));
+        assert_eq!(backend.labels()[0].as_str(), "s3", "{stack}");
+        assert_eq!(
+            attribute(backend, "use_lockfile"),
+            Some(&Expression::Bool(true)),
+            "{stack}"
+        );
+        assert_eq!(
+            attribute(backend, "key"),
+            Some(&Expression::from(format!("{stack}/terraform.tfstate"))),
+            "{stack}: the deploy role may touch only <stack>/ in the bucket"
+        );
+    }
+}
