@@ -58,7 +58,7 @@ build_image() {
   source="$(image_source)"
   # The commit's time, not the clock's: the same commit gives the same label.
   created="$(TZ=UTC git -C "$REPO_ROOT" log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd)"
-  version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -n 1)"
+  version="$(crate_version)"
 
   # Docker image format, not OCI: OCI images cannot carry a HEALTHCHECK.
   local format=()

@@ -83,6 +83,11 @@ image_tag() {
   printf '%s\n' "$sha"
 }
 
+# crate_version: prints the version in Cargo.toml.
+crate_version() {
+  sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -n 1
+}
+
 # The local image name; scripts/build.sh tags it with image_tag.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 readonly IMAGE_NAME="sre-kata"

@@ -9,7 +9,8 @@ usage() {
 Usage: scripts/push.sh [--dry-run] [--allow-dirty] [REPOSITORY]
 
 Pushes $IMAGE_NAME:<git-sha> (made by scripts/build.sh) to the ECR repository
-REPOSITORY, tagged with the same git SHA, and prints the pushed image by
+REPOSITORY, tagged with the same git SHA (or finds it there already, since
+ECR tags are immutable), and prints the pushed image by
 digest (REGISTRY/REPOSITORY@sha256:...) as the only line on stdout: deploy
 that, never a tag. Progress goes to stderr.
 
@@ -94,6 +95,22 @@ main() {
       | "$engine" login --username AWS --password-stdin "$registry" >&2 \
       || die "cannot log in to $registry; check the AWS credentials and that the repository is in $region"
   fi
+  # ECR tags are immutable: a re-run for the same commit reuses the image
+  # already pushed rather than failing on its tag.
+  local existing=""
+  if [[ "$DRY_RUN" == true ]]; then
+    run aws ecr describe-images --region "$region" --repository-name "$repository" \
+      --image-ids "imageTag=$tag" --query 'imageDetails[0].imageDigest' --output text
+  else
+    existing="$(aws ecr describe-images --region "$region" --repository-name "$repository" \
+      --image-ids "imageTag=$tag" --query 'imageDetails[0].imageDigest' --output text 2>/dev/null || true)"
+  fi
+  if [[ "$existing" == sha256:* ]]; then
+    printf '%s: %s is already in %s; not pushing it again\n' "$SCRIPT" "$tag" "$repository" >&2
+    printf '%s/%s@%s\n' "$registry" "$repository" "$existing"
+    return 0
+  fi
+
   run "$engine" tag "$IMAGE_NAME:$tag" "$remote" >&2
 
   local digest

@@ -11,9 +11,9 @@ Usage: scripts/test.sh [--help]
 
 Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
-  (unit, property, integration and infra-invariant tests); shellcheck,
-  hadolint, checkov and terraform fmt; then the image: scripts/build.sh and
-  the container tests (tests/container.rs).
+  (unit, property, integration, infra and workflow tests); shellcheck,
+  hadolint, zizmor, checkov and terraform fmt; then the image:
+  scripts/build.sh and the container tests (tests/container.rs).
 Python tools install into .venv from scripts/requirements-tools.txt.
 
 Without podman or docker the container checks are skipped, and without
@@ -37,6 +37,7 @@ lint_checks() {
   tools_venv
   step "shellcheck" shellcheck --external-sources "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT/.ci/run"
   step "hadolint" hadolint "$REPO_ROOT/Containerfile"
+  step "zizmor" zizmor --offline --min-severity medium "$REPO_ROOT/.github/workflows"
   # checkov's own checks plus the project's (infra/checkov); --skip-download
   # keeps it offline.
   step "checkov" checkov --directory "$REPO_ROOT/infra" --framework terraform \

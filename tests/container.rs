@@ -212,7 +212,7 @@ fn push_dry_run_prints_the_commands_for_this_image() {
     let registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
     let remote = format!("{registry}/sre-kata:{tag}");
     let lines: Vec<&str> = commands.lines().collect();
-    assert_eq!(lines.len(), 3, "{commands}");
+    assert_eq!(lines.len(), 4, "{commands}");
     assert_eq!(
         lines[0],
         format!(
@@ -220,16 +220,23 @@ fn push_dry_run_prints_the_commands_for_this_image() {
             engine.engine
         )
     );
+    assert!(
+        lines[1].starts_with(&format!(
+            "aws ecr describe-images --region eu-west-1 --repository-name sre-kata --image-ids imageTag={tag} "
+        )),
+        "an existing tag is looked up first: {}",
+        lines[1]
+    );
     assert_eq!(
-        lines[1].trim_end(),
+        lines[2].trim_end(),
         format!("{} tag sre-kata:{tag} {remote}", engine.engine)
     );
     assert!(
-        lines[2].starts_with(&format!("{} push ", engine.engine)),
+        lines[3].starts_with(&format!("{} push ", engine.engine)),
         "{}",
-        lines[2]
+        lines[3]
     );
-    assert!(lines[2].trim_end().ends_with(&remote), "{}", lines[2]);
+    assert!(lines[3].trim_end().ends_with(&remote), "{}", lines[3]);
     // Nothing ran: no image carries the registry's name.
     let tagged = Command::new(&engine.engine)
         .args(["image", "inspect", &remote])

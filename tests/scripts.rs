@@ -9,7 +9,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 7] = [
+const SCRIPTS: [&str; 10] = [
     "dev.sh",
     "test.sh",
     "build.sh",
@@ -17,6 +17,9 @@ const SCRIPTS: [&str; 7] = [
     "bootstrap.sh",
     "deploy.sh",
     "smoke.sh",
+    "destroy.sh",
+    "validate-infra.sh",
+    "release-tag.sh",
 ];
 
 fn repo() -> &'static Path {
@@ -349,4 +352,101 @@ fn smoke_gives_up_when_nothing_answers() {
         .unwrap()
         .contains("did not answer 200"));
     assert_one_line_error(&smoke("ftp://x", &[]), "must start with http");
+}
+
+#[test]
+fn validate_infra_inits_and_validates_every_root_without_a_backend() {
+    let output = script(
+        repo(),
+        "validate-infra.sh",
+        &["--dry-run"],
+        &[("PATH", "/usr/bin:/bin")],
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    for root in [
+        "bootstrap",
+        "stacks/registry",
+        "stacks/apprunner",
+        "stacks/ecs-express",
+    ] {
+        let chdir = format!("terraform -chdir={}/infra/{root}", repo().display());
+        assert!(
+            stderr.contains(&format!("{chdir} init -backend=false -input=false")),
+            "{root}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{chdir} validate")),
+            "{root}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn destroy_wants_the_target_confirmed() {
+    let env = [
+        ("PATH", "/usr/bin:/bin"),
+        ("AWS_REGION", "eu-west-1"),
+        ("TF_STATE_BUCKET", "b"),
+    ];
+    let unconfirmed = script(repo(), "destroy.sh", &["--dry-run", "apprunner"], &env);
+    assert_one_line_error(&unconfirmed, "confirm with --confirm apprunner");
+    let mismatch = script(
+        repo(),
+        "destroy.sh",
+        &["apprunner", "--confirm", "ecs-express"],
+        &env,
+    );
+    assert_one_line_error(&mismatch, "confirm with --confirm apprunner");
+
+    let confirmed = script(
+        repo(),
+        "destroy.sh",
+        &["--dry-run", "ecs-express", "--confirm", "ecs-express"],
+        &env,
+    );
+    let stderr = String::from_utf8(confirmed.stderr).unwrap();
+    assert!(confirmed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("infra/stacks/ecs-express destroy -input=false -auto-approve"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn release_tag_names_the_release_after_the_version_and_run() {
+    let env = [
+        ("PATH", "/usr/bin:/bin"),
+        ("GITHUB_REPOSITORY", "owner/repo"),
+        ("GITHUB_SHA", "abc123"),
+        ("GITHUB_RUN_NUMBER", "42"),
+    ];
+    let output = script(
+        repo(),
+        "release-tag.sh",
+        &["--dry-run", DIGEST, "https://x.example"],
+        &env,
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    let tag = format!("v{}-42", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("{tag}\n")
+    );
+    assert!(
+        stderr.starts_with(&format!(
+            "gh release create {tag} --repo owner/repo --target abc123"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(DIGEST),
+        "the notes carry the digest: {stderr}"
+    );
+
+    let by_tag = script(repo(), "release-tag.sh", &["--dry-run", "repo:v1"], &env);
+    assert_one_line_error(&by_tag, "by digest");
+    let outside_actions = script(repo(), "release-tag.sh", &["--dry-run", DIGEST], &env[..1]);
+    assert_one_line_error(&outside_actions, "GITHUB_REPOSITORY is not set");
 }

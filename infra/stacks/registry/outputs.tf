@@ -13,6 +13,11 @@ output "push_role_arn" {
   value       = module.push_role.role_arn
 }
 
+output "destroy_role_arn" {
+  description = "Role the destroy workflow assumes to tear a service stack down (GitHub variable AWS_DESTROY_ROLE_ARN)."
+  value       = module.destroy_role.role_arn
+}
+
 output "github_oidc_provider_arn" {
   description = "ARN of GitHub's OIDC provider in this account."
   value       = module.github_oidc.arn

@@ -25,6 +25,22 @@ variable "push_subjects" {
   default     = ["ref:refs/heads/main"]
 }
 
+variable "destroy_subjects" {
+  description = "OIDC token subjects that may tear the service stacks down: the destroy workflow's job runs in the destroy environment, which requires a reviewer."
+  type        = list(string)
+  default     = ["environment:destroy"]
+}
+
+variable "state_bucket" {
+  description = "The Terraform state bucket (scripts/bootstrap.sh prints it); the destroy role may change the service stacks' state in it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket))
+    error_message = "Give the state bucket's name, as scripts/bootstrap.sh printed it."
+  }
+}
+
 variable "create_github_oidc_provider" {
   description = "Whether to create GitHub's OIDC provider; false if the account already has one."
   type        = bool

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Destroys one service stack (App Runner or ECS Express), after confirmation.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/destroy.sh [--dry-run] <apprunner|ecs-express> --confirm <same target>
+
+Destroys everything infra/stacks/<target> created: the service, its WAF,
+alarms, keys and roles. The ECR repository, the images and the state bucket
+stay (see the README's teardown section). --confirm must repeat the target.
+
+Needs terraform, TF_STATE_BUCKET, AWS_REGION (or AWS_DEFAULT_REGION), and
+credentials that may delete the stack (the registry's destroy role, or an
+administrator). TF_VAR_github_repository defaults to GITHUB_REPOSITORY.
+
+  --dry-run   print the commands instead of running them
+USAGE
+}
+
+main() {
+  local target="" confirm=""
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      --dry-run) DRY_RUN=true ;;
+      --confirm)
+        confirm="${2:-}"
+        shift
+        ;;
+      -*) die "unknown option '$1'; try --help" ;;
+      *)
+        [[ -z "$target" ]] || die "more than one target given; try --help"
+        target="$1"
+        ;;
+    esac
+    shift
+  done
+  [[ "$target" == apprunner || "$target" == ecs-express ]] \
+    || die "give the target to destroy: apprunner or ecs-express"
+  [[ "$confirm" == "$target" ]] || die "to destroy $target, confirm with --confirm $target"
+
+  local region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
+  [[ -n "$region" ]] || die "AWS_REGION is not set; export the region the service runs in"
+  [[ -n "${TF_STATE_BUCKET:-}" ]] || die "TF_STATE_BUCKET is not set; export the bucket scripts/bootstrap.sh printed"
+  if [[ -z "${TF_VAR_github_repository:-}" ]]; then
+    export TF_VAR_github_repository="${GITHUB_REPOSITORY:-unused/for-destroy}"
+  fi
+  [[ "$DRY_RUN" == true ]] || need terraform "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
+
+  local stack="$REPO_ROOT/infra/stacks/$target" image="IMAGE_FROM_STATE"
+  run terraform -chdir="$stack" init -input=false -backend-config="bucket=$TF_STATE_BUCKET" -backend-config="region=$region"
+  if [[ "$DRY_RUN" == false ]]; then
+    # Every variable needs a value, even to destroy; the image is the one deployed.
+    image="$(terraform -chdir="$stack" output -raw image 2>/dev/null)" \
+      || die "the $target stack has no deployed image in its state: nothing to destroy"
+  fi
+  run terraform -chdir="$stack" destroy -input=false -auto-approve \
+    -var "image=$image" -var "state_bucket=$TF_STATE_BUCKET"
+}
+
+main "$@"
