@@ -101,7 +101,6 @@ use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -322,6 +321,17 @@ impl Server {
                     },
                 };
 
+                // sre-kata patch: a handle to end the connection from the
+                // thread that answers it (util::ConnectionState).
+                let control = match sock.try_clone() {
+                    Ok(control) => control,
+                    Err(e) => {
+                        log::warn!("Dropping new client, backing off: {}", e);
+                        backoff.wait();
+                        continue;
+                    }
+                };
+
                 use util::RefinedTcpStream;
                 let streams = match ssl {
                     None => RefinedTcpStream::new(sock),
@@ -350,21 +360,25 @@ impl Server {
                 let client = ClientConnection::new(write_closable, read_closable);
 
                 let messages = inside_messages.clone();
-                let mut client = Some(client);
+                let mut client = Some((client, control));
                 let spawned = tasks_pool.spawn(Box::new(move || {
-                    if let Some(client) = client.take() {
-                        // sre-kata patch: one request at a time on every
-                        // connection (upstream did this for HTTPS only). The
-                        // next request is read only once the previous one is
-                        // answered, so a client pipelining without reading
-                        // cannot queue requests without bound, and a response
-                        // that failed to go out ends the connection.
-                        let (sender, receiver) = mpsc::channel();
-                        for rq in client {
-                            messages.push(rq.with_notify_sender(sender.clone()).into());
-                            match receiver.recv() {
-                                Ok(true) => {}
-                                Ok(false) | Err(_) => break,
+                    if let Some((mut client, control)) = client.take() {
+                        // sre-kata patch: at most util::MAX_IN_FLIGHT
+                        // unanswered requests per connection (one for HTTPS,
+                        // as upstream did), so a client pipelining without
+                        // reading cannot queue requests without bound; and a
+                        // response that failed to go out ends the connection.
+                        let limit = if client.secure() { 1 } else { util::MAX_IN_FLIGHT };
+                        let state =
+                            Arc::new(util::ConnectionState::for_current_thread(limit, control));
+                        while let Some(rq) = client.next() {
+                            if state.is_broken() {
+                                rq.abandon();
+                                break;
+                            }
+                            messages.push(rq.with_connection(Arc::clone(&state)).into());
+                            if !state.wait_for_room() {
+                                break;
                             }
                         }
                     }

@@ -5,9 +5,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
-use crate::util::{EqualReader, FusedReader};
+use crate::util::{ConnectionState, EqualReader, FusedReader};
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
 
@@ -72,10 +72,11 @@ pub struct Request {
     // true if a `100 Continue` response must be sent when `as_reader()` is called
     must_send_continue: bool,
 
-    // If Some, a message must be sent after responding: `true` if the
-    // connection may carry another request (sre-kata patch: `false` after a
-    // failed response write, which ends the connection).
-    notify_when_responded: Option<Sender<bool>>,
+    // sre-kata patch: if Some, the connection is told once the request is
+    // answered, and whether it may carry another request (not after a failed
+    // response write, which ends the connection). Upstream sent on a channel,
+    // for HTTPS only.
+    connection: Option<Arc<ConnectionState>>,
 
     // sre-kata patch: true if the request has a Content-Length other than 0
     // or any Transfer-Encoding, so its connection must not be reused.
@@ -87,7 +88,7 @@ pub struct Request {
 }
 
 struct NotifyOnDrop<R> {
-    sender: Sender<bool>,
+    connection: Arc<ConnectionState>,
     inner: R,
 }
 
@@ -106,8 +107,7 @@ impl<R: Write> Write for NotifyOnDrop<R> {
 }
 impl<R> Drop for NotifyOnDrop<R> {
     fn drop(&mut self) {
-        // sre-kata patch: the receiving connection may be gone; never panic here.
-        let _ = self.sender.send(true);
+        self.connection.finished(true);
     }
 }
 
@@ -255,7 +255,7 @@ where
         headers,
         body_length: content_length,
         must_send_continue: expects_continue,
-        notify_when_responded: None,
+        connection: None,
         declares_body,
         closes_connection: false,
     })
@@ -351,9 +351,9 @@ impl Request {
         self.response_writer.as_mut().unwrap().flush().ok(); // TODO: unused result
 
         let stream = CustomStream::new(self.extract_reader_impl(), self.extract_writer_impl());
-        if let Some(sender) = self.notify_when_responded.take() {
+        if let Some(connection) = self.connection.take() {
             let stream = NotifyOnDrop {
-                sender,
+                connection,
                 inner: stream,
             };
             Box::new(stream) as Box<dyn ReadWrite + Send>
@@ -418,9 +418,9 @@ impl Request {
     #[inline]
     pub fn into_writer(mut self) -> Box<dyn Write + Send + 'static> {
         let writer = self.extract_writer_impl();
-        if let Some(sender) = self.notify_when_responded.take() {
+        if let Some(connection) = self.connection.take() {
             let writer = NotifyOnDrop {
-                sender,
+                connection,
                 inner: writer,
             };
             Box::new(writer) as Box<dyn Write + Send + 'static>
@@ -463,8 +463,8 @@ impl Request {
         R: Read,
     {
         let res = self.respond_impl(response);
-        if let Some(sender) = self.notify_when_responded.take() {
-            let _ = sender.send(res.is_ok() && !self.closes_connection);
+        if let Some(connection) = self.connection.take() {
+            connection.finished(res.is_ok() && !self.closes_connection);
         }
         res
     }
@@ -504,9 +504,17 @@ impl Request {
         })
     }
 
-    pub(crate) fn with_notify_sender(mut self, sender: Sender<bool>) -> Self {
-        self.notify_when_responded = Some(sender);
+    /// Ties the request to its connection's state (sre-kata patch).
+    pub(crate) fn with_connection(mut self, connection: Arc<ConnectionState>) -> Self {
+        connection.started();
+        self.connection = Some(connection);
         self
+    }
+
+    /// Drops a request that will not be answered because its connection
+    /// broke, without upstream's automatic 500 (sre-kata patch).
+    pub(crate) fn abandon(mut self) {
+        self.response_writer = None;
     }
 
     /// Makes this request the last one on its connection: the response says
@@ -534,8 +542,8 @@ impl Drop for Request {
             let response =
                 crate::response::problem(StatusCode(500), "The request was not answered.");
             let res = self.respond_impl(response);
-            if let Some(sender) = self.notify_when_responded.take() {
-                let _ = sender.send(res.is_ok());
+            if let Some(connection) = self.connection.take() {
+                connection.finished(res.is_ok());
             }
         }
     }

@@ -71,9 +71,30 @@ impl FromStr for TransferEncoding {
 }
 
 /// Builds a Date: header with the current date.
+///
+/// sre-kata patch: formatted once per second per thread, not per response.
 fn build_date_header() -> Header {
-    let d = HttpDate::from(SystemTime::now());
-    Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap()
+    use std::cell::RefCell;
+    use std::time::UNIX_EPOCH;
+
+    thread_local! {
+        static CACHED: RefCell<Option<(u64, Header)>> = RefCell::new(None);
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    CACHED.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        match &*cached {
+            Some((at, header)) if *at == second => header.clone(),
+            _ => {
+                let d = HttpDate::from(now);
+                let header =
+                    Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap();
+                *cached = Some((second, header.clone()));
+                header
+            }
+        }
+    })
 }
 
 fn write_message_header<W>(
