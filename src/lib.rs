@@ -5,6 +5,7 @@
 //! a socket; the shell around it ([`server`], [`lifecycle`], [`sys`]) is thin.
 //! `main.rs` only wires them together.
 
+pub mod alloc;
 pub mod cli;
 pub mod config;
 pub mod count;

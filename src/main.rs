@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 
 fn main() -> ExitCode {
+    sre_kata::alloc::tune();
     match cli::parse(std::env::args_os().skip(1)) {
         Ok(Command::Serve) => {}
         Ok(Command::Help) => {

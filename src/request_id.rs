@@ -37,8 +37,15 @@ impl Generator {
 
     /// A new id.
     pub fn next_id(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}{n:016x}", self.prefix)
+        let mut id = String::with_capacity(32);
+        for half in [self.prefix, n] {
+            for shift in (0..16).rev() {
+                id.push(char::from(HEX[((half >> (shift * 4)) & 0xf) as usize]));
+            }
+        }
+        id
     }
 }
 

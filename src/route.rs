@@ -123,7 +123,10 @@ pub fn route(head: &RequestHead<'_>, health: Health, max_url_bytes: usize) -> Re
     }
     match find_param(query, "param") {
         Ok(value) => {
-            let body = format!(r#"{{"count":{}}}"#, count_repeated(&value));
+            let mut body = String::with_capacity(16);
+            body.push_str(r#"{"count":"#);
+            crate::json::push_u64(&mut body, count_repeated(&value) as u64);
+            body.push('}');
             Reply {
                 param_bytes: Some(value.len()),
                 ..Reply::json(200, Caching::Public, body)

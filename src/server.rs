@@ -144,7 +144,16 @@ fn fallback_seed() -> u64 {
 impl Shared {
     fn work(&self, events: &Sender<Event>) {
         loop {
-            match self.http.recv() {
+            // With nothing queued, write the batched access-log lines before
+            // waiting, so that an idle server's log is never behind.
+            let next = match self.http.try_recv() {
+                Ok(Some(request)) => Ok(request),
+                Ok(None) | Err(_) => {
+                    self.logger.flush();
+                    self.http.recv()
+                }
+            };
+            match next {
                 // A panic outside the handler (writing or logging) must not end
                 // the worker either; an unanswered request gets tiny_http's 500
                 // as it unwinds.
@@ -225,7 +234,7 @@ impl Shared {
             None => line,
         };
         match written {
-            Ok(()) => line.emit(),
+            Ok(()) => line.emit_batched(),
             Err(error) => line.str("error", &error.to_string()).emit(),
         }
     }
