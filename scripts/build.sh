@@ -9,7 +9,7 @@ usage() {
 Usage: scripts/build.sh [--binary-only] [--help]
 
 Builds the release binary for $MUSL_TARGET (static: no libc needed at run
-time), then the image from ./Containerfile, tagged $IMAGE_NAME:<git-sha>, with
+time; needs musl-gcc from musl-tools for its allocator), then the image from ./Containerfile, tagged $IMAGE_NAME:<git-sha>, with
 -dirty appended for uncommitted changes. Prints the binary and image sizes.
 
   --binary-only   build the binary, not the image
@@ -26,7 +26,14 @@ build_binary() {
     need rustup "install the $MUSL_TARGET target for your Rust toolchain"
     rustup target add "$MUSL_TARGET"
   fi
-  cargo build --release --locked --target "$MUSL_TARGET" --manifest-path "$REPO_ROOT/Cargo.toml"
+  # mimalloc, the musl build's allocator, is C: it needs musl's compiler.
+  if ! command -v musl-gcc >/dev/null 2>&1; then
+    [[ "${CI:-}" == true ]] \
+      || die "musl-gcc is missing; install musl-tools (Debian/Ubuntu: apt-get install musl-tools)"
+    apt_install musl-tools
+  fi
+  CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo build --release --locked --target "$MUSL_TARGET" --manifest-path "$REPO_ROOT/Cargo.toml"
   printf 'binary: %s (%s bytes)\n' "${MUSL_BINARY#"$REPO_ROOT/"}" "$(stat -c %s "$MUSL_BINARY")"
 }
 

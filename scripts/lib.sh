@@ -43,18 +43,32 @@ step() {
   "$@"
 }
 
-# tools_venv: creates .venv with the pinned Python tools from
-# scripts/requirements-tools.txt (once, or again when that file changes) and
-# puts it first on PATH.
-tools_venv() {
-  local venv="$REPO_ROOT/.venv" requirements="$REPO_ROOT/scripts/requirements-tools.txt"
+# apt_install PACKAGE...: installs Debian packages, as root or through sudo.
+apt_install() {
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  need apt-get "install these packages by hand: $*"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@"
+}
+
+# python_venv DIR REQUIREMENTS: creates a virtualenv in DIR with the pinned
+# packages of REQUIREMENTS, once, or again when that file changes.
+python_venv() {
+  local venv="$1" requirements="$2"
   need python3 "install Python 3 (Debian: apt-get install python3 python3-venv)"
   if ! cmp -s "$requirements" "$venv/installed-requirements.txt" 2>/dev/null; then
     python3 -m venv "$venv" || die "cannot create $venv (Debian: apt-get install python3-venv)"
     "$venv/bin/pip" install --quiet --disable-pip-version-check --requirement "$requirements"
     cp "$requirements" "$venv/installed-requirements.txt"
   fi
-  PATH="$venv/bin:$PATH"
+}
+
+# tools_venv: puts the pinned Python tools of scripts/requirements-tools.txt,
+# installed into .venv, first on PATH.
+tools_venv() {
+  python_venv "$REPO_ROOT/.venv" "$REPO_ROOT/scripts/requirements-tools.txt"
+  PATH="$REPO_ROOT/.venv/bin:$PATH"
 }
 
 # container_engine: prints the container engine to use: $CONTAINER_ENGINE if

@@ -54,15 +54,6 @@ lint_checks() {
   # workflow runs them (.github/workflows/ci.yml).
 }
 
-# apt_install PACKAGE...: installs Debian packages, as root or through sudo.
-apt_install() {
-  local sudo=()
-  ((EUID == 0)) || sudo=(sudo)
-  need apt-get "install these packages by hand: $*"
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@"
-}
-
 # What had to be skipped, for the summary.
 SKIPPED=""
 
