@@ -9,7 +9,8 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 10] = [
+const SCRIPTS: [&str; 11] = [
+    "bench.sh",
     "dev.sh",
     "test.sh",
     "build.sh",
