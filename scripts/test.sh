@@ -11,9 +11,10 @@ Usage: scripts/test.sh [--help]
 
 Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
-  (unit, property, integration, infra and workflow tests); shellcheck,
-  hadolint, zizmor, checkov and terraform fmt; then the image:
-  scripts/build.sh and the container tests (tests/container.rs).
+  (unit, property, integration, infra, workflow and OpenAPI tests);
+  shellcheck, hadolint, zizmor, checkov and terraform fmt; schemathesis
+  against the running binary; then the image: scripts/build.sh and the
+  container tests (tests/container.rs).
 Python tools install into .venv from scripts/requirements-tools.txt.
 
 Without podman or docker the container checks are skipped, and without
@@ -77,6 +78,12 @@ container_checks() {
     cargo test --locked --test container -- --ignored
 }
 
+api_checks() {
+  tools_venv
+  step "schemathesis against the running binary" env SCHEMATHESIS="$REPO_ROOT/.venv/bin/schemathesis" \
+    cargo test --locked --test schemathesis -- --ignored
+}
+
 main() {
   case "${1:-}" in
     -h | --help) usage; return 0 ;;
@@ -86,6 +93,7 @@ main() {
   cd "$REPO_ROOT"
   rust_checks
   lint_checks
+  api_checks
   container_checks
   if [[ -n "$SKIPPED" ]]; then
     printf '\nAll checks that ran passed. SKIPPED: %s.\n' "$SKIPPED"

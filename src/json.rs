@@ -9,7 +9,8 @@ const NEEDS_ESCAPE: [bool; 256] = {
     let mut table = [false; 256];
     let mut byte = 0;
     while byte < 256 {
-        table[byte] = byte < 0x20 || byte == 0x7f || matches!(byte as u8, b'"' | b'\\' | b'<' | b'>' | b'&');
+        table[byte] =
+            byte < 0x20 || byte == 0x7f || matches!(byte as u8, b'"' | b'\\' | b'<' | b'>' | b'&');
         byte += 1;
     }
     table
@@ -21,7 +22,10 @@ pub fn push_str(out: &mut String, value: &str) {
     out.push('"');
     let bytes = value.as_bytes();
     let mut clean_from = 0;
-    while let Some(offset) = bytes[clean_from..].iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]) {
+    while let Some(offset) = bytes[clean_from..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
+    {
         let i = clean_from + offset;
         out.push_str(&value[clean_from..i]);
         match bytes[i] {

@@ -9,6 +9,10 @@ use crate::count::count_repeated;
 use crate::problem::Problem;
 use crate::query::find_param;
 
+/// The paths the service answers; anything else is 404. docs/openapi.yaml
+/// describes exactly these (tests/openapi.rs).
+pub const PATHS: [&str; 2] = ["/query", "/healthz"];
+
 /// The methods every resource answers, as sent in `Allow`.
 pub const ALLOWED_METHODS: &str = "GET, HEAD";
 
@@ -106,7 +110,7 @@ pub fn route(head: &RequestHead<'_>, health: Health, max_url_bytes: usize) -> Re
         });
     }
     let (path, query) = head.target.split_once('?').unwrap_or((head.target, ""));
-    if path != "/query" && path != "/healthz" {
+    if !PATHS.contains(&path) {
         return Reply::problem(Problem::NotFound);
     }
     if head.method != "GET" && head.method != "HEAD" {
