@@ -251,24 +251,13 @@ pub struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// Adds a string field. Keys are the service's own plain identifiers,
-    /// written as they are.
+    /// Adds a string field.
     pub fn str(mut self, key: &'static str, value: &str) -> Self {
-        if let Some(buf) = &mut self.buf {
-            debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
-            match self.logger.format {
-                Format::Json => {
-                    buf.push_str(",\"");
-                    buf.push_str(key);
-                    buf.push_str("\":");
-                    json::push_str(buf, value);
-                }
-                Format::Text => {
-                    buf.push(' ');
-                    buf.push_str(key);
-                    buf.push('=');
-                    push_text_value(buf, value);
-                }
+        let format = self.logger.format;
+        if let Some(buf) = self.field(key) {
+            match format {
+                Format::Json => json::push_str(buf, value),
+                Format::Text => push_text_value(buf, value),
             }
         }
         self
@@ -276,23 +265,32 @@ impl Line<'_> {
 
     /// Adds an unsigned integer field.
     pub fn uint(mut self, key: &'static str, value: u64) -> Self {
-        if let Some(buf) = &mut self.buf {
-            debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
-            match self.logger.format {
-                Format::Json => {
-                    buf.push_str(",\"");
-                    buf.push_str(key);
-                    buf.push_str("\":");
-                }
-                Format::Text => {
-                    buf.push(' ');
-                    buf.push_str(key);
-                    buf.push('=');
-                }
-            }
+        if let Some(buf) = self.field(key) {
             json::push_u64(buf, value);
         }
         self
+    }
+
+    /// Writes a field's key and returns the buffer for its value, or `None`
+    /// if the line is disabled. Keys are the service's own plain
+    /// identifiers, written as they are.
+    fn field(&mut self, key: &'static str) -> Option<&mut String> {
+        debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        let format = self.logger.format;
+        let buf = self.buf.as_mut()?;
+        match format {
+            Format::Json => {
+                buf.push_str(",\"");
+                buf.push_str(key);
+                buf.push_str("\":");
+            }
+            Format::Text => {
+                buf.push(' ');
+                buf.push_str(key);
+                buf.push('=');
+            }
+        }
+        Some(buf)
     }
 
     /// Writes the line now, after any batched lines before it.

@@ -148,10 +148,12 @@ impl Shared {
             // waiting, so that an idle server's log is never behind.
             let next = match self.http.try_recv() {
                 Ok(Some(request)) => Ok(request),
-                Ok(None) | Err(_) => {
+                Ok(None) => {
                     self.logger.flush();
                     self.http.recv()
                 }
+                // The listener's end, reported once: it must not be lost.
+                Err(error) => Err(error),
             };
             match next {
                 // A panic outside the handler (writing or logging) must not end
