@@ -13,8 +13,9 @@ Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
   (unit, property, integration, infra, workflow and OpenAPI tests);
   shellcheck, hadolint, zizmor, checkov and terraform fmt; schemathesis
-  against the running binary; then the image: scripts/build.sh and the
-  container tests (tests/container.rs).
+  against the running binary; each cargo-fuzz target for \$FUZZ_SECONDS
+  (default 30); then the image: scripts/build.sh and the container tests
+  (tests/container.rs).
 Python tools install into .venv from scripts/requirements-tools.txt.
 
 Without podman or docker the container checks are skipped, and without
@@ -55,6 +56,9 @@ lint_checks() {
   # workflow runs them (.github/workflows/ci.yml).
 }
 
+# Seconds each fuzz target runs (scripts/fuzz.sh); CI runs each for 30.
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+
 # What had to be skipped, for the summary.
 SKIPPED=""
 
@@ -94,6 +98,7 @@ main() {
   rust_checks
   lint_checks
   api_checks
+  step "fuzzing, ${FUZZ_SECONDS}s per target" "$REPO_ROOT/scripts/fuzz.sh" "$FUZZ_SECONDS"
   container_checks
   if [[ -n "$SKIPPED" ]]; then
     printf '\nAll checks that ran passed. SKIPPED: %s.\n' "$SKIPPED"

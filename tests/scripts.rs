@@ -9,8 +9,10 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 11] = [
+const SCRIPTS: [&str; 13] = [
     "bench.sh",
+    "fuzz.sh",
+    "soak.sh",
     "dev.sh",
     "test.sh",
     "build.sh",
