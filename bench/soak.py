@@ -22,16 +22,12 @@ import threading
 import time
 from pathlib import Path
 
+from run import free_port, wait_ready
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "docs" / "soak"
 IDLE_TIMEOUT_SECS = 5
 SLOW_CLIENTS = 40
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def proc(pid):
@@ -156,13 +152,7 @@ def main():
            "IDLE_TIMEOUT_SECS": str(IDLE_TIMEOUT_SECS)}
     server = subprocess.Popen(["taskset", "-c", "0", args.binary], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_ready(port)
     pid = server.pid  # taskset execs the binary in place
 
     stop = threading.Event()

@@ -129,12 +129,7 @@ fn fail(logger: &Logger, stage: &str, error: &std::io::Error) -> ExitCode {
 /// free text on stderr.
 fn install_panic_logger(logger: Logger) {
     std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("(not a string)");
+        let message = server::panic_message(info.payload());
         let location = info
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))

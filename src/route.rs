@@ -102,6 +102,11 @@ impl Reply {
     }
 }
 
+/// Splits a request target into path and query, so routing and the access log agree on the path.
+pub fn split_target(target: &str) -> (&str, &str) {
+    target.split_once('?').unwrap_or((target, ""))
+}
+
 /// Decides the reply to a request.
 pub fn route(head: &RequestHead<'_>, health: Health, max_url_bytes: usize) -> Reply {
     if head.target.len() > max_url_bytes {
@@ -109,7 +114,7 @@ pub fn route(head: &RequestHead<'_>, health: Health, max_url_bytes: usize) -> Re
             limit: max_url_bytes,
         });
     }
-    let (path, query) = head.target.split_once('?').unwrap_or((head.target, ""));
+    let (path, query) = split_target(head.target);
     if !PATHS.contains(&path) {
         return Reply::problem(Problem::NotFound);
     }

@@ -16,7 +16,8 @@ use crate::log::Logger;
 use crate::problem::Problem;
 use crate::request_id;
 use crate::route::{
-    Caching, Health, MediaType, Reply, RequestHead, ALLOWED_METHODS, QUERY_MAX_AGE_SECS,
+    split_target, Caching, Health, MediaType, Reply, RequestHead, ALLOWED_METHODS,
+    QUERY_MAX_AGE_SECS,
 };
 use crate::sys;
 use std::any::Any;
@@ -199,12 +200,7 @@ impl Shared {
         };
 
         let method = clip(head.method).to_owned();
-        let path = clip(
-            head.target
-                .split_once('?')
-                .map_or(head.target, |(path, _)| path),
-        )
-        .to_owned();
+        let path = clip(split_target(head.target).0).to_owned();
         let client = client_address(&request);
         let body_bytes = if method == "HEAD" {
             0
@@ -293,8 +289,8 @@ fn clip(s: &str) -> &str {
     &s[..end]
 }
 
-/// The text of a panic, when it has one.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
+/// The text of a panic, when it has one; shared by the worker guard and the process hook.
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
     payload
         .downcast_ref::<&str>()
         .copied()
