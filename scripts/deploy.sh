@@ -70,7 +70,9 @@ main() {
   [[ "$DRY_RUN" == true ]] || need terraform "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
   STACK_DIR="$REPO_ROOT/infra/stacks/$target"
 
-  tf init -input=false -backend-config="bucket=$TF_STATE_BUCKET" -backend-config="region=$region"
+  # -reconfigure: a checkout that ran init before the backend gained
+  # kms_key_id would otherwise stop and ask; the bucket and key are the same.
+  tf init -input=false -reconfigure -backend-config="bucket=$TF_STATE_BUCKET" -backend-config="region=$region"
 
   local previous=""
   if [[ "$DRY_RUN" == false ]]; then

@@ -51,7 +51,7 @@ main() {
   [[ "$DRY_RUN" == true ]] || need terraform "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
 
   local stack="$REPO_ROOT/infra/stacks/$target" image="IMAGE_FROM_STATE"
-  run terraform -chdir="$stack" init -input=false -backend-config="bucket=$TF_STATE_BUCKET" -backend-config="region=$region"
+  run terraform -chdir="$stack" init -input=false -reconfigure -backend-config="bucket=$TF_STATE_BUCKET" -backend-config="region=$region"
   if [[ "$DRY_RUN" == false ]]; then
     # Every variable needs a value, even to destroy; the image is the one deployed.
     image="$(terraform -chdir="$stack" output -raw image 2>/dev/null)" \

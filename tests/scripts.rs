@@ -257,7 +257,7 @@ fn deploy_dry_run_plans_applies_and_smoke_tests_that_digest() {
         assert!(output.status.success(), "{stderr}");
         let stack = format!("-chdir={}/infra/stacks/{target}", repo().display());
         let lines: Vec<&str> = stderr.lines().collect();
-        assert!(lines[0].starts_with(&format!("terraform {stack} init -input=false -backend-config=bucket=state-bucket -backend-config=region=eu-west-1")), "{stderr}");
+        assert!(lines[0].starts_with(&format!("terraform {stack} init -input=false -reconfigure -backend-config=bucket=state-bucket -backend-config=region=eu-west-1")), "{stderr}");
         assert!(
             lines.iter().any(|l| l.starts_with("previous image:")),
             "{stderr}"

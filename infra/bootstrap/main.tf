@@ -4,7 +4,9 @@
 
 provider "aws" {
   default_tags {
-    tags = merge({ Project = var.name, ManagedBy = "terraform", Stack = "bootstrap" }, var.tags)
+    # The project tags come last, so that var.tags cannot change them: the
+    # CI roles find the stacks' KMS keys by them.
+    tags = merge(var.tags, { Project = var.name, ManagedBy = "terraform", Stack = "bootstrap" })
   }
 }
 
@@ -104,6 +106,33 @@ data "aws_iam_policy_document" "state" {
       test     = "Bool"
       variable = "aws:SecureTransport"
       values   = ["false"]
+    }
+  }
+
+  # A write that asks for other encryption than KMS (Terraform sends AES256
+  # when a backend lacks kms_key_id) would override the default below.
+  # Writes that ask for none get the default, so they pass.
+  statement {
+    sid       = "DenyStateNotEncryptedWithKms"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.state.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
     }
   }
 }

@@ -3,6 +3,20 @@ output "topic_arn" {
   value       = aws_sns_topic.alarms.arn
 }
 
+output "alarm_arns" {
+  description = "ARNs of the alarms."
+  value = [
+    aws_cloudwatch_metric_alarm.server_error_rate.arn,
+    aws_cloudwatch_metric_alarm.latency_p99.arn,
+    aws_cloudwatch_metric_alarm.at_max_capacity.arn,
+  ]
+}
+
+output "has_subscriptions" {
+  description = "Whether the topic has a subscription managed here (refreshing one needs sns:GetSubscriptionAttributes, which takes no resource)."
+  value       = var.alarm_email != null
+}
+
 output "alarm_names" {
   description = "Names of the alarms."
   value = [

@@ -1,8 +1,12 @@
 # The role the release workflow assumes to run `terraform plan` and `apply`
-# for one service stack. It may update the service (a new image digest),
-# pass the service's own roles to that service only, and read, never change,
-# everything else in the stack, so that Terraform can refresh it. Changing
-# anything but the service takes an administrator.
+# of an image change for one service stack. It may refresh every resource
+# of the stack, update the service, and pass the service its own roles;
+# changing anything else takes an administrator.
+#
+# Each statement grants what one kind of resource's refresh calls, on
+# exactly the ARNs the stack passes in: infra/permissions/calls.yaml lists
+# those calls with their source in the AWS provider, and
+# tests/permissions proves this policy against it both ways.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -12,10 +16,161 @@ locals {
   account   = data.aws_caller_identity.current.account_id
   partition = data.aws_partition.current.partition
   region    = data.aws_region.current.region
-  arn       = "arn:${local.partition}"
+  role_name = "${var.name}-${var.stack}-github-deploy"
+  role_arn  = "arn:${local.partition}:iam::${local.account}:role/${local.role_name}"
+  bucket    = "arn:${local.partition}:s3:::${var.state_bucket}"
+  state     = "${local.bucket}/${var.stack}/terraform.tfstate"
+  # CloudWatch Logs documents log-group ARNs with and without a :*
+  # suffix; both name the group alone.
+  metric_filter_groups = flatten([for arn in var.refresh.metric_filter_log_groups : [arn, "${arn}:*"]])
 }
 
 data "aws_iam_policy_document" "deploy" {
+  # --- the state (Terraform's S3 backend) ---------------------------------
+
+  statement {
+    sid       = "ListWorkspaces"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket]
+
+    # Terraform lists env:/ for workspaces, and nothing else.
+    condition {
+      test     = "StringEquals"
+      variable = "s3:prefix"
+      values   = ["env:/"]
+    }
+  }
+
+  statement {
+    sid       = "ReadAndWriteThisStacksStateAndLock"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [local.state, "${local.state}.tflock"]
+  }
+
+  statement {
+    sid       = "ReleaseTheLock"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${local.state}.tflock"]
+  }
+
+  statement {
+    sid     = "UseTheStateKeyThroughS3"
+    actions = ["kms:Decrypt", "kms:GenerateDataKey"]
+    # The state key is infra/bootstrap's; its ARN is found by its tags
+    # rather than by a lookup, which would need kms:ListAliases on every key.
+    resources = ["arn:${local.partition}:kms:${local.region}:${local.account}:key/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = [var.name]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Stack"
+      values   = ["bootstrap"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
+
+  # --- refreshing the stack -------------------------------------------------
+
+  statement {
+    sid = "RefreshRoles"
+    actions = [
+      "iam:GetRole",
+      "iam:GetRolePolicy",
+      "iam:ListAttachedRolePolicies",
+      "iam:ListRolePolicies",
+    ]
+    resources = concat(var.refresh.roles, [local.role_arn])
+  }
+
+  statement {
+    sid = "RefreshKeys"
+    actions = [
+      "kms:DescribeKey",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListResourceTags",
+    ]
+    resources = var.refresh.kms_keys
+  }
+
+  statement {
+    sid = "RefreshTheWebAcl"
+    actions = [
+      "wafv2:GetLoggingConfiguration",
+      "wafv2:GetWebACL",
+      "wafv2:ListTagsForResource",
+    ]
+    resources = [var.refresh.web_acl]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.refresh.protected_resources) > 0 ? [1] : []
+
+    content {
+      sid       = "RefreshTheWebAclAssociations"
+      actions   = ["wafv2:GetWebACLForResource"]
+      resources = concat([var.refresh.web_acl], var.refresh.protected_resources)
+    }
+  }
+
+  statement {
+    sid       = "RefreshLogGroupTags"
+    actions   = ["logs:ListTagsForResource"]
+    resources = var.refresh.log_groups
+  }
+
+  statement {
+    sid     = "RefreshLogGroups"
+    actions = ["logs:DescribeLogGroups"]
+    # DescribeLogGroups has no resource-level permissions.
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(local.metric_filter_groups) > 0 ? [1] : []
+
+    content {
+      sid       = "RefreshMetricFilters"
+      actions   = ["logs:DescribeMetricFilters"]
+      resources = local.metric_filter_groups
+    }
+  }
+
+  statement {
+    sid       = "RefreshAlarms"
+    actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
+    resources = var.refresh.alarms
+  }
+
+  statement {
+    sid       = "RefreshTheTopic"
+    actions   = ["sns:GetTopicAttributes", "sns:ListTagsForResource"]
+    resources = [var.refresh.topic]
+  }
+
+  dynamic "statement" {
+    for_each = var.refresh.topic_has_subscriptions ? [1] : []
+
+    content {
+      sid     = "RefreshSubscriptions"
+      actions = ["sns:GetSubscriptionAttributes"]
+      # GetSubscriptionAttributes is not scoped to a topic reliably.
+      resources = ["*"]
+    }
+  }
+
+  # --- the service: its own reads, the update, and its roles ---------------
+
   dynamic "statement" {
     for_each = var.service_statements
 
@@ -34,114 +189,24 @@ data "aws_iam_policy_document" "deploy" {
       actions   = ["iam:PassRole"]
       resources = [statement.value.role_arn]
 
-      condition {
-        test     = "StringEquals"
-        variable = "iam:PassedToService"
-        values   = [statement.value.service]
+      dynamic "condition" {
+        for_each = statement.value.service == null ? [] : [statement.value.service]
+
+        content {
+          test     = "StringEquals"
+          variable = "iam:PassedToService"
+          values   = [condition.value]
+        }
       }
     }
-  }
-
-  statement {
-    sid       = "ListTheStateBucket"
-    actions   = ["s3:ListBucket"]
-    resources = ["${local.arn}:s3:::${var.state_bucket}"]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.stack}/*"]
-    }
-  }
-
-  statement {
-    sid       = "ReadAndWriteThisStacksStateAndLock"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.arn}:s3:::${var.state_bucket}/${var.stack}/*"]
-  }
-
-  statement {
-    sid       = "UseTheStateKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
-    resources = [var.state_kms_key_arn]
-  }
-
-  statement {
-    sid = "ReadTheStacksRoles"
-    actions = [
-      "iam:GetRole",
-      "iam:GetRolePolicy",
-      "iam:ListAttachedRolePolicies",
-      "iam:ListRolePolicies",
-    ]
-    resources = ["${local.arn}:iam::${local.account}:role/${var.name}-*"]
-  }
-
-  statement {
-    sid       = "ReadGitHubsIdentityProvider"
-    actions   = ["iam:GetOpenIDConnectProvider"]
-    resources = [var.oidc_provider_arn]
-  }
-
-  statement {
-    sid       = "ReadTheRepository"
-    actions   = ["ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:ListTagsForResource"]
-    resources = [var.ecr_repository_arn]
-  }
-
-  statement {
-    sid = "ReadTheStacksKeysAlarmsAndTopic"
-    actions = [
-      "cloudwatch:DescribeAlarms",
-      "cloudwatch:ListTagsForResource",
-      "kms:DescribeKey",
-      "kms:GetKeyPolicy",
-      "kms:GetKeyRotationStatus",
-      "kms:ListResourceTags",
-      "sns:GetSubscriptionAttributes",
-      "sns:GetTopicAttributes",
-      "sns:ListTagsForResource",
-    ]
-    resources = [
-      "${local.arn}:cloudwatch:${local.region}:${local.account}:alarm:${var.name}-*",
-      "${local.arn}:kms:${local.region}:${local.account}:key/*",
-      "${local.arn}:sns:${local.region}:${local.account}:${var.name}-*",
-    ]
-  }
-
-  statement {
-    sid = "ReadTheStacksWebAclAndLogs"
-    actions = [
-      "logs:DescribeMetricFilters",
-      "logs:ListTagsForResource",
-      "logs:ListTagsLogGroup",
-      "wafv2:GetLoggingConfiguration",
-      "wafv2:GetWebACL",
-      "wafv2:GetWebACLForResource",
-      "wafv2:ListTagsForResource",
-    ]
-    resources = [
-      "${local.arn}:logs:${local.region}:${local.account}:log-group:*${var.name}*",
-      "${local.arn}:wafv2:${local.region}:${local.account}:regional/webacl/${var.name}/*",
-    ]
-  }
-
-  statement {
-    sid = "ListingsWithoutResourceScopes"
-    actions = [
-      "kms:ListAliases",
-      "logs:DescribeLogGroups",
-    ]
-    # These list actions support no resource-level permissions.
-    resources = ["*"]
   }
 }
 
 module "role" {
   source = "../github-actions-role"
 
-  name              = "${var.name}-${var.stack}-github-deploy"
-  description       = "Deploys ${var.name} (${var.stack}) from GitHub Actions: updates the service, reads the rest of the stack."
+  name              = local.role_name
+  description       = "Deploys ${var.name} (${var.stack}) from GitHub Actions: refreshes the stack, updates the service."
   oidc_provider_arn = var.oidc_provider_arn
   github_repository = var.github_repository
   subjects          = var.subjects

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name of the service: the role is <name>-<stack>-github-deploy, and it may read the stack's resources, all named <name>…"
+  description = "Name of the service: the role is <name>-<stack>-github-deploy, and the state key is the KMS key tagged Project = <name>, Stack = bootstrap."
   type        = string
 
   validation {
@@ -43,18 +43,23 @@ variable "state_bucket" {
   }
 }
 
-variable "state_kms_key_arn" {
-  description = "ARN of the KMS key encrypting the state bucket."
-  type        = string
-}
-
-variable "ecr_repository_arn" {
-  description = "ARN of the ECR repository the service's image comes from."
-  type        = string
+variable "refresh" {
+  description = "ARNs of the stack's resources that `terraform plan` refreshes, by kind. The role may read exactly these; infra/permissions/calls.yaml lists each kind's calls."
+  type = object({
+    roles                    = list(string)
+    kms_keys                 = list(string)
+    web_acl                  = string
+    protected_resources      = list(string)
+    log_groups               = list(string)
+    metric_filter_log_groups = list(string)
+    alarms                   = list(string)
+    topic                    = string
+    topic_has_subscriptions  = bool
+  })
 }
 
 variable "service_statements" {
-  description = "The platform-specific permissions: updating the service and reading its parts."
+  description = "The platform's own statements: refreshing and updating the service, and waiting for its deployment."
   type = list(object({
     sid       = string
     actions   = list(string)
@@ -63,7 +68,7 @@ variable "service_statements" {
 }
 
 variable "pass_roles" {
-  description = "Roles the deploy may hand to a service, each only to that service (iam:PassedToService)."
+  description = "Roles an update hands to the service. service, when set, is the only iam:PassedToService allowed; null where AWS does not document one."
   type = list(object({
     role_arn = string
     service  = string

@@ -19,6 +19,16 @@ resource "aws_ecs_cluster" "this" {
     name  = "containerInsights"
     value = "enabled"
   }
+
+  # Destroy order. Deleting the service returns once it is DRAINING; ECS
+  # then removes its load balancer rule, target group and security groups
+  # with the infrastructure role. The cluster's delete waits (retrying
+  # while it still holds the service), so keeping the roles until the
+  # cluster is gone keeps them for that clean-up.
+  depends_on = [
+    aws_iam_role_policy.execution,
+    aws_iam_role_policy_attachment.infrastructure,
+  ]
 }
 
 resource "aws_cloudwatch_log_group" "service" {

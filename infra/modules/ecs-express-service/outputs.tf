@@ -12,6 +12,11 @@ output "service_arn" {
   value       = aws_ecs_express_gateway_service.this.service_arn
 }
 
+output "cluster_arn" {
+  description = "ARN of the service's ECS cluster."
+  value       = aws_ecs_cluster.this.arn
+}
+
 output "cluster_name" {
   description = "Name of the service's ECS cluster (a metric dimension)."
   value       = aws_ecs_cluster.this.name
@@ -30,6 +35,11 @@ output "execution_role_arn" {
 output "infrastructure_role_arn" {
   description = "ARN of the infrastructure role."
   value       = aws_iam_role.infrastructure.arn
+}
+
+output "log_group_arn" {
+  description = "ARN of the service's log group."
+  value       = aws_cloudwatch_log_group.service.arn
 }
 
 output "log_group_name" {

@@ -73,7 +73,12 @@ resource "aws_kms_key" "this" {
   tags                    = var.tags
 }
 
+# An alias costs its readers kms:ListAliases on every key in the region
+# (the provider lists them all), so stacks whose roles refresh the key go
+# without one; the key's description and tags name it instead.
 resource "aws_kms_alias" "this" {
+  count = var.create_alias ? 1 : 0
+
   name          = "alias/${var.name}"
   target_key_id = aws_kms_key.this.key_id
 }

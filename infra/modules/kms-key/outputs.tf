@@ -4,6 +4,6 @@ output "key_arn" {
 }
 
 output "alias_name" {
-  description = "Alias of the key."
-  value       = aws_kms_alias.this.name
+  description = "Alias of the key, or null without one."
+  value       = var.create_alias ? aws_kms_alias.this[0].name : null
 }

@@ -1,11 +1,17 @@
 variable "name" {
-  description = "Name of the key: its alias is alias/<name>."
+  description = "Name of the key: its alias, if any, is alias/<name>."
   type        = string
 
   validation {
     condition     = can(regex("^[a-zA-Z0-9/_-]{1,200}$", var.name)) && !startswith(var.name, "aws/")
     error_message = "The name may hold letters, digits, '/', '_' and '-', and must not start with aws/."
   }
+}
+
+variable "create_alias" {
+  description = "Whether to give the key the alias alias/<name>. Reading an alias needs kms:ListAliases on every key, so keys that CI roles refresh go without."
+  type        = bool
+  default     = true
 }
 
 variable "description" {

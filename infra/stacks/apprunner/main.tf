@@ -3,7 +3,9 @@
 
 provider "aws" {
   default_tags {
-    tags = merge({ Project = var.name, ManagedBy = "terraform", Stack = "apprunner" }, var.tags)
+    # The project tags come last, so that var.tags cannot change them: the
+    # CI roles find the stacks' KMS keys by them.
+    tags = merge(var.tags, { Project = var.name, ManagedBy = "terraform", Stack = "apprunner" })
   }
 }
 
@@ -11,22 +13,17 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
-data "aws_ecr_repository" "this" {
-  name = var.name
-}
-
-data "aws_iam_openid_connect_provider" "github" {
-  url = "https://token.actions.githubusercontent.com"
-}
-
-data "aws_kms_alias" "state" {
-  name = "alias/${var.name}-tfstate"
-}
-
+# The repository (infra/stacks/registry) and GitHub's identity provider
+# are named, not looked up: a lookup would cost the deploy role reads on
+# every image and every provider in the account, and a missing one still
+# fails the first apply.
 locals {
-  prefix      = "${var.name}-apprunner"
-  apprunner   = "arn:${data.aws_partition.current.partition}:apprunner:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}"
-  service_arn = "${local.apprunner}:service/${var.name}/*"
+  prefix            = "${var.name}-apprunner"
+  partition         = data.aws_partition.current.partition
+  account           = data.aws_caller_identity.current.account_id
+  region            = data.aws_region.current.region
+  repository_arn    = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.name}"
+  oidc_provider_arn = "arn:${local.partition}:iam::${local.account}:oidc-provider/token.actions.githubusercontent.com"
 }
 
 module "key" {
@@ -34,6 +31,7 @@ module "key" {
 
   name                    = local.prefix
   description             = "Encrypts the WAF logs and alarm topic of ${var.name} on App Runner."
+  create_alias            = false
   allow_cloudwatch_logs   = true
   allow_cloudwatch_alarms = true
 }
@@ -52,7 +50,7 @@ module "service" {
 
   name               = var.name
   image              = var.image
-  ecr_repository_arn = data.aws_ecr_repository.this.arn
+  ecr_repository_arn = local.repository_arn
   cpu                = var.cpu
   memory             = var.memory
   min_size           = var.min_size
@@ -88,42 +86,52 @@ module "alarms" {
 module "deploy_role" {
   source = "../../modules/deploy-role"
 
-  name               = var.name
-  stack              = "apprunner"
-  github_repository  = var.github_repository
-  subjects           = var.deploy_subjects
-  oidc_provider_arn  = data.aws_iam_openid_connect_provider.github.arn
-  state_bucket       = var.state_bucket
-  state_kms_key_arn  = data.aws_kms_alias.state.target_key_arn
-  ecr_repository_arn = data.aws_ecr_repository.this.arn
+  name              = var.name
+  stack             = "apprunner"
+  github_repository = var.github_repository
+  subjects          = var.deploy_subjects
+  oidc_provider_arn = local.oidc_provider_arn
+  state_bucket      = var.state_bucket
+
+  refresh = {
+    roles                    = [module.service.access_role_arn]
+    kms_keys                 = [module.key.key_arn]
+    web_acl                  = module.waf.web_acl_arn
+    protected_resources      = [module.service.service_arn]
+    log_groups               = [module.waf.log_group_arn]
+    metric_filter_log_groups = []
+    alarms                   = module.alarms.alarm_arns
+    topic                    = module.alarms.topic_arn
+    topic_has_subscriptions  = module.alarms.has_subscriptions
+  }
 
   service_statements = [
     {
-      sid = "UpdateTheService"
+      sid = "RefreshAndUpdateTheService"
       actions = [
         "apprunner:DescribeService",
-        "apprunner:ListOperations",
+        "apprunner:DescribeWebAclForService",
         "apprunner:ListTagsForResource",
         "apprunner:UpdateService",
-        "wafv2:GetWebACLForResource",
       ]
-      resources = [local.service_arn]
+      resources = [module.service.service_arn]
     },
     {
-      sid = "ReadTheServiceConfigurations"
-      actions = [
-        "apprunner:DescribeAutoScalingConfiguration",
-        "apprunner:DescribeObservabilityConfiguration",
-        "apprunner:ListTagsForResource",
-      ]
-      resources = [
-        "${local.apprunner}:autoscalingconfiguration/${var.name}/*",
-        "${local.apprunner}:observabilityconfiguration/${var.name}/*",
-      ]
+      sid       = "RefreshTheAutoScalingConfiguration"
+      actions   = ["apprunner:DescribeAutoScalingConfiguration", "apprunner:ListTagsForResource"]
+      resources = [module.service.auto_scaling_configuration_arn]
+    },
+    {
+      sid       = "RefreshTheObservabilityConfiguration"
+      actions   = ["apprunner:DescribeObservabilityConfiguration", "apprunner:ListTagsForResource"]
+      resources = [module.service.observability_configuration_arn]
     },
   ]
 
+  # UpdateService resends the access role. App Runner's documents disagree
+  # on the iam:PassedToService it presents, so the grant names the role,
+  # which only build.apprunner.amazonaws.com may assume.
   pass_roles = [
-    { role_arn = module.service.access_role_arn, service = "apprunner.amazonaws.com" },
+    { role_arn = module.service.access_role_arn, service = null },
   ]
 }

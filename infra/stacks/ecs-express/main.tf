@@ -4,7 +4,9 @@
 
 provider "aws" {
   default_tags {
-    tags = merge({ Project = var.name, ManagedBy = "terraform", Stack = "ecs-express" }, var.tags)
+    # The project tags come last, so that var.tags cannot change them: the
+    # CI roles find the stacks' KMS keys by them.
+    tags = merge(var.tags, { Project = var.name, ManagedBy = "terraform", Stack = "ecs-express" })
   }
 }
 
@@ -12,21 +14,18 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
-data "aws_ecr_repository" "this" {
-  name = var.name
-}
-
-data "aws_iam_openid_connect_provider" "github" {
-  url = "https://token.actions.githubusercontent.com"
-}
-
-data "aws_kms_alias" "state" {
-  name = "alias/${var.name}-tfstate"
-}
-
+# The repository (infra/stacks/registry) and GitHub's identity provider
+# are named, not looked up: a lookup would cost the deploy role reads on
+# every image and every provider in the account, and a missing one still
+# fails the first apply.
 locals {
-  prefix = "${var.name}-ecs-express"
-  ecs    = "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}"
+  prefix            = "${var.name}-ecs-express"
+  partition         = data.aws_partition.current.partition
+  account           = data.aws_caller_identity.current.account_id
+  region            = data.aws_region.current.region
+  ecs               = "arn:${local.partition}:ecs:${local.region}:${local.account}"
+  repository_arn    = "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/${var.name}"
+  oidc_provider_arn = "arn:${local.partition}:iam::${local.account}:oidc-provider/token.actions.githubusercontent.com"
 }
 
 module "key" {
@@ -34,6 +33,7 @@ module "key" {
 
   name                    = local.prefix
   description             = "Encrypts the logs and alarm topic of ${var.name} on ECS Express Mode."
+  create_alias            = false
   allow_cloudwatch_logs   = true
   allow_cloudwatch_alarms = true
 }
@@ -59,7 +59,7 @@ module "service" {
 
   name                 = var.name
   image                = var.image
-  ecr_repository_arn   = data.aws_ecr_repository.this.arn
+  ecr_repository_arn   = local.repository_arn
   cpu                  = var.cpu
   memory               = var.memory
   min_tasks            = var.min_tasks
@@ -97,45 +97,75 @@ module "alarms" {
   }
 }
 
+locals {
+  load_balancers = var.load_balancer_arn == null ? [] : [var.load_balancer_arn]
+}
+
 module "deploy_role" {
   source = "../../modules/deploy-role"
 
-  name               = var.name
-  stack              = "ecs-express"
-  github_repository  = var.github_repository
-  subjects           = var.deploy_subjects
-  oidc_provider_arn  = data.aws_iam_openid_connect_provider.github.arn
-  state_bucket       = var.state_bucket
-  state_kms_key_arn  = data.aws_kms_alias.state.target_key_arn
-  ecr_repository_arn = data.aws_ecr_repository.this.arn
+  name              = var.name
+  stack             = "ecs-express"
+  github_repository = var.github_repository
+  subjects          = var.deploy_subjects
+  oidc_provider_arn = local.oidc_provider_arn
+  state_bucket      = var.state_bucket
 
-  service_statements = [
-    {
-      sid = "UpdateTheService"
-      actions = [
-        "ecs:DescribeExpressGatewayService",
-        "ecs:DescribeServiceDeployments",
-        "ecs:DescribeServiceRevisions",
-        "ecs:DescribeServices",
-        "ecs:ListServiceDeployments",
-        "ecs:ListTagsForResource",
-        "ecs:UpdateExpressGatewayService",
-      ]
-      resources = [
-        "${local.ecs}:service/${var.name}/${var.name}",
-        "${local.ecs}:service-deployment/${var.name}/${var.name}/*",
-        "${local.ecs}:service-revision/${var.name}/${var.name}/*",
-      ]
-    },
-    {
-      sid       = "ReadTheCluster"
-      actions   = ["ecs:DescribeClusters", "ecs:ListTagsForResource"]
-      resources = ["${local.ecs}:cluster/${var.name}"]
-    },
-  ]
+  refresh = {
+    roles                    = [module.service.execution_role_arn, module.service.infrastructure_role_arn]
+    kms_keys                 = [module.key.key_arn]
+    web_acl                  = module.waf.web_acl_arn
+    protected_resources      = local.load_balancers
+    log_groups               = [module.waf.log_group_arn, module.service.log_group_arn]
+    metric_filter_log_groups = [module.service.log_group_arn]
+    alarms                   = module.alarms.alarm_arns
+    topic                    = module.alarms.topic_arn
+    topic_has_subscriptions  = module.alarms.has_subscriptions
+  }
 
+  service_statements = concat(
+    [
+      {
+        sid       = "RefreshTheCluster"
+        actions   = ["ecs:DescribeClusters"]
+        resources = [module.service.cluster_arn]
+      },
+      {
+        sid = "RefreshAndUpdateTheService"
+        actions = [
+          "ecs:DescribeExpressGatewayService",
+          "ecs:ListServiceDeployments",
+          "ecs:UpdateExpressGatewayService",
+        ]
+        resources = [module.service.service_arn]
+      },
+      {
+        # Authorized against the service and the deployment together.
+        sid     = "WatchTheDeployment"
+        actions = ["ecs:DescribeServiceDeployments"]
+        resources = [
+          module.service.service_arn,
+          "${local.ecs}:service-deployment/${module.service.cluster_name}/${module.service.service_name}/*",
+        ]
+      },
+      {
+        # Each update registers a task definition revision, with the
+        # caller's permission, in a family ECS names itself.
+        sid       = "RegisterTheTaskDefinitionRevision"
+        actions   = ["ecs:RegisterTaskDefinition"]
+        resources = ["${local.ecs}:task-definition/*"]
+      },
+    ],
+    [for arn in local.load_balancers : {
+      sid       = "RefreshTheLoadBalancersWebAcl"
+      actions   = ["elasticloadbalancing:GetLoadBalancerWebACL"]
+      resources = [arn]
+    }],
+  )
+
+  # An update resends the execution role, for the task definition it
+  # registers; the infrastructure role is passed only at creation.
   pass_roles = [
     { role_arn = module.service.execution_role_arn, service = "ecs-tasks.amazonaws.com" },
-    { role_arn = module.service.infrastructure_role_arn, service = "ecs.amazonaws.com" },
   ]
 }

@@ -14,5 +14,8 @@ terraform {
     key          = "ecs-express/terraform.tfstate"
     encrypt      = true
     use_lockfile = true
+    # Without a key, `encrypt` sends AES256 on every write, overriding the
+    # bucket's KMS default. The alias is infra/bootstrap's state key.
+    kms_key_id = "alias/sre-kata-tfstate"
   }
 }

@@ -1,0 +1,305 @@
+# The role the destroy workflow assumes to tear down one service stack
+# (App Runner or ECS Express). It lives in the registry stack, outside the
+# stacks it deletes, so that it never deletes itself halfway through.
+#
+# It may refresh and delete what those stacks create and nothing else.
+# Names they choose are granted exactly (local.stacks, which
+# tests/permissions checks against the stacks themselves); where AWS picks
+# the name, the pattern stops at the stack's own prefix; KMS keys, whose
+# ids are random, are matched by the tags every stack sets. The calls are
+# listed in infra/permissions/calls.yaml, with their source.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.region
+  arn       = "arn:${local.partition}"
+  in_region = "${local.region}:${local.account}"
+  bucket    = "${local.arn}:s3:::${var.state_bucket}"
+
+  # What each service stack creates, by the names it gives.
+  stacks = {
+    apprunner = {
+      prefix          = "${var.name}-apprunner"
+      inline_policies = ["${var.name}-apprunner-access", "${var.name}-apprunner-github-deploy"]
+      attached        = []
+      log_groups      = ["aws-waf-logs-${var.name}-apprunner"]
+    }
+    ecs-express = {
+      prefix          = "${var.name}-ecs-express"
+      inline_policies = ["${var.name}-ecs-execution", "${var.name}-ecs-express-github-deploy"]
+      attached        = ["${var.name}-ecs-infrastructure"]
+      log_groups      = ["aws-waf-logs-${var.name}-ecs-express", "/ecs/${var.name}"]
+    }
+  }
+  prefixes = [for s in values(local.stacks) : s.prefix]
+
+  states = flatten([for stack in keys(local.stacks) : [
+    "${local.bucket}/${stack}/terraform.tfstate",
+    "${local.bucket}/${stack}/terraform.tfstate.tflock",
+  ]])
+  locks = [for stack in keys(local.stacks) : "${local.bucket}/${stack}/terraform.tfstate.tflock"]
+
+  role_arns            = [for r in flatten([for s in values(local.stacks) : concat(s.inline_policies, s.attached)]) : "${local.arn}:iam::${local.account}:role/${r}"]
+  inline_policy_roles  = [for r in flatten([for s in values(local.stacks) : s.inline_policies]) : "${local.arn}:iam::${local.account}:role/${r}"]
+  attached_policy_role = [for r in flatten([for s in values(local.stacks) : s.attached]) : "${local.arn}:iam::${local.account}:role/${r}"]
+
+  web_acls = [for p in local.prefixes : "${local.arn}:wafv2:${local.in_region}:regional/webacl/${p}/*"]
+  # CloudWatch Logs documents log-group ARNs with and without a :*
+  # suffix; both name the group alone.
+  log_groups             = [for g in flatten([for s in values(local.stacks) : s.log_groups]) : "${local.arn}:logs:${local.in_region}:log-group:${g}"]
+  ecs_log_group          = "${local.arn}:logs:${local.in_region}:log-group:/ecs/${var.name}"
+  alarms                 = flatten([for p in local.prefixes : [for a in ["5xx-rate", "latency-p99", "at-max-capacity"] : "${local.arn}:cloudwatch:${local.in_region}:alarm:${p}-${a}"]])
+  topics                 = [for p in local.prefixes : "${local.arn}:sns:${local.in_region}:${p}-alarms"]
+  apprunner              = "${local.arn}:apprunner:${local.in_region}"
+  apprunner_svc          = "${local.apprunner}:service/${var.name}/*"
+  ecs                    = "${local.arn}:ecs:${local.in_region}"
+  express_load_balancers = "${local.arn}:elasticloadbalancing:${local.in_region}:loadbalancer/app/*"
+}
+
+data "aws_iam_policy_document" "destroy" {
+  # --- the state --------------------------------------------------------
+
+  statement {
+    sid       = "ListWorkspaces"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket]
+
+    condition {
+      test     = "StringEquals"
+      variable = "s3:prefix"
+      values   = ["env:/"]
+    }
+  }
+
+  statement {
+    sid       = "ReadAndWriteTheServiceStacksStateAndLocks"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = local.states
+  }
+
+  statement {
+    sid       = "ReleaseTheLocks"
+    actions   = ["s3:DeleteObject"]
+    resources = local.locks
+  }
+
+  statement {
+    sid       = "UseTheStateKeyThroughS3"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.state_kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
+
+  # --- IAM roles --------------------------------------------------------
+
+  statement {
+    sid = "RefreshAndDeleteTheRoles"
+    actions = [
+      "iam:DeleteRole",
+      "iam:GetRole",
+      "iam:GetRolePolicy",
+      "iam:ListAttachedRolePolicies",
+      "iam:ListInstanceProfilesForRole",
+      "iam:ListRolePolicies",
+    ]
+    resources = local.role_arns
+  }
+
+  statement {
+    sid       = "DeleteTheInlinePolicies"
+    actions   = ["iam:DeleteRolePolicy"]
+    resources = local.inline_policy_roles
+  }
+
+  statement {
+    sid       = "DetachTheExpressInfrastructurePolicy"
+    actions   = ["iam:DetachRolePolicy"]
+    resources = local.attached_policy_role
+
+    condition {
+      test     = "ArnEquals"
+      variable = "iam:PolicyARN"
+      values   = ["${local.arn}:iam::aws:policy/service-role/AmazonECSInfrastructureRoleforExpressGatewayServices"]
+    }
+  }
+
+  # --- KMS keys: by the tags the stacks' providers set -------------------
+
+  statement {
+    sid = "RefreshAndRetireTheServiceStacksKeys"
+    actions = [
+      "kms:DescribeKey",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListResourceTags",
+      "kms:ScheduleKeyDeletion",
+    ]
+    resources = ["${local.arn}:kms:${local.in_region}:key/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Project"
+      values   = [var.name]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/Stack"
+      values   = keys(local.stacks)
+    }
+  }
+
+  # --- WAF and logs -----------------------------------------------------
+
+  statement {
+    sid = "RefreshAndDeleteTheWebAcls"
+    actions = [
+      "wafv2:DeleteLoggingConfiguration",
+      "wafv2:DeleteWebACL",
+      "wafv2:GetLoggingConfiguration",
+      "wafv2:GetWebACL",
+      "wafv2:ListTagsForResource",
+    ]
+    resources = local.web_acls
+  }
+
+  statement {
+    sid       = "RefreshTheWebAclAssociations"
+    actions   = ["wafv2:GetWebACLForResource"]
+    resources = concat(local.web_acls, [local.apprunner_svc, local.express_load_balancers])
+  }
+
+  statement {
+    sid       = "DeleteTheWebAclAssociations"
+    actions   = ["wafv2:DisassociateWebACL"]
+    resources = [local.apprunner_svc, local.express_load_balancers]
+  }
+
+  statement {
+    sid = "ActionsWithoutResourceScopes"
+    actions = [
+      "elasticloadbalancing:SetWebAcl",
+      "logs:DeleteLogDelivery",
+      "logs:DescribeLogGroups",
+      "sns:GetSubscriptionAttributes",
+      "sns:Unsubscribe",
+    ]
+    # None of these supports resource-level permissions (SAR).
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "RefreshTheLogGroupTags"
+    actions   = ["logs:ListTagsForResource"]
+    resources = local.log_groups
+  }
+
+  statement {
+    sid       = "DeleteTheLogGroups"
+    actions   = ["logs:DeleteLogGroup"]
+    resources = concat(local.log_groups, [for g in local.log_groups : "${g}:*"])
+  }
+
+  statement {
+    sid       = "RefreshAndDeleteTheMetricFilters"
+    actions   = ["logs:DeleteMetricFilter", "logs:DescribeMetricFilters"]
+    resources = [local.ecs_log_group, "${local.ecs_log_group}:*"]
+  }
+
+  # --- alarms -----------------------------------------------------------
+
+  statement {
+    sid       = "RefreshAndDeleteTheAlarms"
+    actions   = ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
+    resources = local.alarms
+  }
+
+  statement {
+    sid = "RefreshAndDeleteTheTopics"
+    actions = [
+      "sns:DeleteTopic",
+      "sns:GetTopicAttributes",
+      "sns:ListTagsForResource",
+      "sns:SetTopicAttributes",
+    ]
+    resources = local.topics
+  }
+
+  # --- App Runner -------------------------------------------------------
+
+  statement {
+    sid = "RefreshAndDeleteTheAppRunnerService"
+    actions = [
+      "apprunner:DeleteService",
+      "apprunner:DescribeService",
+      "apprunner:DescribeWebAclForService",
+      "apprunner:DisassociateCustomDomain",
+      "apprunner:DisassociateWebAcl",
+      "apprunner:ListTagsForResource",
+    ]
+    resources = [local.apprunner_svc]
+  }
+
+  statement {
+    sid = "RefreshAndDeleteTheAutoScalingConfiguration"
+    actions = [
+      "apprunner:DeleteAutoScalingConfiguration",
+      "apprunner:DescribeAutoScalingConfiguration",
+      "apprunner:ListTagsForResource",
+    ]
+    resources = ["${local.apprunner}:autoscalingconfiguration/${var.name}/*"]
+  }
+
+  statement {
+    sid = "RefreshAndDeleteTheObservabilityConfiguration"
+    actions = [
+      "apprunner:DeleteObservabilityConfiguration",
+      "apprunner:DescribeObservabilityConfiguration",
+      "apprunner:ListTagsForResource",
+    ]
+    resources = ["${local.apprunner}:observabilityconfiguration/${var.name}/*"]
+  }
+
+  # --- ECS Express ------------------------------------------------------
+
+  statement {
+    sid       = "RefreshAndDeleteTheCluster"
+    actions   = ["ecs:DeleteCluster", "ecs:DescribeClusters"]
+    resources = ["${local.ecs}:cluster/${var.name}"]
+  }
+
+  statement {
+    sid       = "RefreshAndDeleteTheExpressService"
+    actions   = ["ecs:DeleteExpressGatewayService", "ecs:DescribeExpressGatewayService"]
+    resources = ["${local.ecs}:service/${var.name}/${var.name}"]
+  }
+
+  statement {
+    sid = "RefreshAndDeleteTheLoadBalancersWebAcl"
+    # Express Mode names its load balancer itself.
+    actions   = ["elasticloadbalancing:DeleteWebACLAssociation", "elasticloadbalancing:GetLoadBalancerWebACL"]
+    resources = [local.express_load_balancers]
+  }
+}
+
+module "role" {
+  source = "../github-actions-role"
+
+  name              = "${var.name}-github-destroy"
+  description       = "Tears the ${var.name} service stacks down from GitHub Actions, after a reviewer approves."
+  oidc_provider_arn = var.oidc_provider_arn
+  github_repository = var.github_repository
+  subjects          = var.subjects
+  policy_json       = data.aws_iam_policy_document.destroy.json
+  tags              = var.tags
+}
