@@ -11,8 +11,9 @@ Usage: scripts/test.sh [--help]
 
 Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
-  (unit, property, integration, infra, workflow and OpenAPI tests);
-  shellcheck, hadolint, zizmor, checkov and terraform fmt; schemathesis
+  (unit, property, integration, infra, permissions, workflow and OpenAPI
+  tests); shellcheck, hadolint, zizmor, checkov, terraform fmt, and
+  parliament over the IAM roles' rendered policies; schemathesis
   against the running binary; each cargo-fuzz target for \$FUZZ_SECONDS
   (default 30); then the image: scripts/build.sh and the container tests
   (tests/container.rs).
@@ -54,6 +55,10 @@ lint_checks() {
   fi
   # terraform validate and plan need the provider registry: the GitHub
   # workflow runs them (.github/workflows/ci.yml).
+  # The roles' policies, rendered from infra/ by tests/permissions (whose
+  # other tests prove them against infra/permissions in cargo test).
+  step "parliament over the roles' IAM policies" env PARLIAMENT="$REPO_ROOT/.venv/bin/parliament" \
+    cargo test --locked --test permissions -- --ignored
 }
 
 # Seconds each fuzz target runs (scripts/fuzz.sh); CI runs each for 30.
