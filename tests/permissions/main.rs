@@ -108,7 +108,7 @@ fn inputs(root: &str, case: &Case, state_bucket: &str) -> Map<String, Value> {
 }
 
 /// Every root rendered for one case.
-fn world(case: &Case) -> (World, String) {
+fn render(case: &Case) -> (World, String) {
     let sample = &case.sample;
     let mut world = World::default();
     world.render(
@@ -177,7 +177,7 @@ fn for_each_case(check: impl Fn(&Manifest, &World, &Case, &str) -> Vec<String>) 
     let manifest = Manifest::load(&repo().join("infra/permissions"));
     let mut problems = Vec::new();
     for case in &CASES {
-        let (world, bucket) = world(case);
+        let (world, bucket) = render(case);
         for p in check(&manifest, &world, case, &bucket) {
             problems.push(format!(
                 "[{} {} {}] {p}",
@@ -260,14 +260,27 @@ fn every_resource_and_data_source_is_in_the_manifest_with_the_arn_it_will_have()
     });
 }
 
-/// The request context of a call against one target: its declared context
-/// plus the target's tags.
-fn context(call: &Call, target: &manifest::Target) -> iam::RequestContext {
-    let mut ctx = call.context.clone();
+/// The request contexts of a call against one target: one per value the
+/// call may present (most calls have one), with the target's tags.
+fn contexts(call: &Call, target: &manifest::Target) -> Vec<iam::RequestContext> {
+    let mut base = iam::RequestContext::new();
     for (k, v) in &target.tags {
-        ctx.insert(format!("aws:ResourceTag/{k}"), vec![v.clone()]);
+        base.insert(format!("aws:ResourceTag/{k}"), vec![v.clone()]);
     }
-    ctx
+    let mut all = vec![base];
+    for (key, values) in &call.context {
+        all = all
+            .into_iter()
+            .flat_map(|ctx| {
+                values.iter().map(move |v| {
+                    let mut ctx = ctx.clone();
+                    ctx.insert(key.clone(), vec![v.clone()]);
+                    ctx
+                })
+            })
+            .collect();
+    }
+    all
 }
 
 fn allowed(
@@ -289,32 +302,68 @@ fn allowed(
     Ok(false)
 }
 
+/// A value no condition of these policies should accept.
+const FOREIGN: &str = "someone-else.example";
+
 #[test]
-fn every_call_of_every_operation_is_allowed() {
+fn every_call_of_every_operation_is_allowed_and_only_as_the_manifest_says() {
     for_each_case(|manifest, world, case, bucket| {
         let mut problems = Vec::new();
         for role in roles(manifest, world, case, bucket) {
-            for call in &role.calls {
-                for target in &call.targets {
-                    match allowed(
-                        &role.statements,
-                        &call.action,
-                        &target.concrete,
-                        &context(call, target),
-                    ) {
-                        Ok(true) => {}
-                        Ok(false) => problems.push(format!(
-                            "{}: {}: {} on {} is denied{} (called by {})",
+            let mut check =
+                |call: &Call, arn: &str, ctx: &iam::RequestContext, want: bool, how: &str| {
+                    match allowed(&role.statements, &call.action, arn, ctx) {
+                        Ok(got) if got == want => {}
+                        Ok(_) => problems.push(format!(
+                            "{}: {}: {} on {arn}{how} is {}{} (called by {})",
                             role.role,
                             call.operation,
                             call.action,
-                            target.concrete,
+                            if want { "denied" } else { "allowed" },
                             call.address
                                 .as_ref()
                                 .map_or(String::new(), |a| format!(" for {a}")),
                             call.source
                         )),
                         Err(e) => problems.push(format!("{}: {e}", role.role)),
+                    }
+                };
+            for call in &role.calls {
+                for target in &call.targets {
+                    for ctx in contexts(call, target) {
+                        check(call, &target.concrete, &ctx, true, "");
+                        // Every context the manifest declares is enforced:
+                        // another value is refused.
+                        for key in call.context.keys() {
+                            let mut other = ctx.clone();
+                            other.insert(key.clone(), vec![FOREIGN.to_owned()]);
+                            check(
+                                call,
+                                &target.concrete,
+                                &other,
+                                false,
+                                &format!(" with {key} = {FOREIGN}"),
+                            );
+                        }
+                        // A resource only its tags identify: its twin, with
+                        // another id and other tags, is refused.
+                        if !target.identified_by.is_empty() {
+                            let twin = target.pattern.replace('*', "twin0000-0000");
+                            let mut other = ctx.clone();
+                            for key in &target.identified_by {
+                                other.insert(
+                                    format!("aws:ResourceTag/{key}"),
+                                    vec![FOREIGN.to_owned()],
+                                );
+                            }
+                            check(
+                                call,
+                                &twin,
+                                &other,
+                                false,
+                                &format!(" (a twin tagged {FOREIGN})"),
+                            );
+                        }
                     }
                 }
             }
@@ -327,20 +376,50 @@ fn every_call_of_every_operation_is_allowed() {
 fn no_role_is_allowed_anything_its_operations_do_not_call() {
     for_each_case(|manifest, world, case, bucket| {
         let mut problems = Vec::new();
+        // A policy that cannot see the service stacks' settings must allow
+        // their fullest configuration, so it is held to that one's calls.
+        let fullest = Case {
+            sample: case.sample.clone(),
+            name: case.name,
+            optional: true,
+        };
+        let (full_world, full_bucket) = render(&fullest);
+        let full_roles = roles(manifest, &full_world, &fullest, &full_bucket);
         for role in roles(manifest, world, case, bucket) {
-            // A policy that cannot see the service stacks' settings must
-            // allow their fullest configuration, so it is held to that.
-            if role.covers_optional_resources && !case.optional {
-                continue;
-            }
+            let calls = if role.covers_optional_resources {
+                &full_roles
+                    .iter()
+                    .find(|r| r.role == role.role)
+                    .unwrap()
+                    .calls
+            } else {
+                &role.calls
+            };
             let mut by_action: BTreeMap<String, Vec<&manifest::Target>> = BTreeMap::new();
-            for call in &role.calls {
+            for call in calls {
                 by_action
                     .entry(call.action.to_ascii_lowercase())
                     .or_default()
                     .extend(call.targets.iter());
             }
             for st in &role.statements {
+                // One service per statement (but for "*"), so that no
+                // grant hides behind another service's resources.
+                let mut services: Vec<&str> = st
+                    .actions
+                    .iter()
+                    .filter_map(|a| a.split(':').next())
+                    .collect();
+                services.sort_unstable();
+                services.dedup();
+                if services.len() > 1 && st.resources != ["*"] {
+                    problems.push(format!(
+                        "{}: statement {} mixes {}: give each service its own statement",
+                        role.role,
+                        st.sid,
+                        services.join(", ")
+                    ));
+                }
                 for action in &st.actions {
                     if action.contains('*') || action.contains('?') {
                         problems.push(format!(
@@ -398,32 +477,58 @@ fn no_role_is_allowed_anything_its_operations_do_not_call() {
     });
 }
 
+/// A root's `name`, as Terraform will see it: its committed
+/// terraform.tfvars, else the variable's default.
+fn effective_name(root: &str) -> String {
+    let dir = repo().join("infra").join(root);
+    let literal = |path: PathBuf, block: Option<&str>| -> Option<String> {
+        let body: hcl::Body = hcl::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let attrs: Vec<&hcl::Attribute> = match block {
+            None => body.attributes().collect(),
+            Some(_) => body
+                .blocks()
+                .filter(|b| b.identifier() == "variable" && b.labels()[0].as_str() == "name")
+                .flat_map(|b| b.body().attributes())
+                .collect(),
+        };
+        let key = if block.is_some() { "default" } else { "name" };
+        match attrs.into_iter().find(|a| a.key() == key)?.expr() {
+            hcl::Expression::String(s) => Some(s.clone()),
+            _ => None,
+        }
+    };
+    literal(dir.join("terraform.tfvars"), None)
+        .or_else(|| literal(dir.join("variables.tf"), Some("variable")))
+        .unwrap_or_else(|| panic!("{root}: no name"))
+}
+
 #[test]
-fn every_stack_keeps_its_state_encrypted_with_the_state_key() {
-    let (world, _) = world(&CASES[0]);
-    let alias = world
-        .root("bootstrap")
-        .instances
-        .iter()
-        .find(|i| i.kind == "aws_kms_alias")
-        .expect("the bootstrap has the state key's alias")
-        .string("name");
+fn every_stack_keeps_its_state_encrypted_with_the_state_key_of_its_name() {
+    let name = effective_name("bootstrap");
+    let (world, _) = render(&CASES[0]);
     for root in &ROOTS[1..] {
+        // Backend settings cannot use variables: a renamed project must
+        // change kms_key_id too, and this says so.
+        assert_eq!(
+            effective_name(root),
+            name,
+            "{root}: every root must have the bootstrap's name"
+        );
         let backend = &world.root(root).backend;
         assert_eq!(backend.get("encrypt"), Some(&Value::Bool(true)), "{root}");
         // Without kms_key_id, Terraform sends AES256 on every write, which
         // overrides the bucket's KMS default.
         assert_eq!(
             backend.get("kms_key_id"),
-            Some(&Value::from(alias.clone())),
-            "{root}"
+            Some(&Value::from(format!("alias/{name}-tfstate"))),
+            "{root}: the backend must name the state key of project {name}"
         );
     }
 }
 
 #[test]
 fn the_state_bucket_refuses_writes_that_ask_for_other_encryption_than_kms() {
-    let (world, bucket) = world(&CASES[0]);
+    let (world, bucket) = render(&CASES[0]);
     let policy = world
         .root("bootstrap")
         .instance("data.aws_iam_policy_document.state")
@@ -463,7 +568,7 @@ fn the_state_bucket_refuses_writes_that_ask_for_other_encryption_than_kms() {
 /// The rendered policy documents, one file per role, for parliament.
 fn rendered_policies() -> PathBuf {
     let manifest = Manifest::load(&repo().join("infra/permissions"));
-    let (world, bucket) = world(&CASES[0]);
+    let (world, bucket) = render(&CASES[0]);
     let dir = repo().join("target/permissions");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -526,14 +631,19 @@ fn parliament_finds_nothing_at_medium_or_above_but_the_accepted() {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let actions: Vec<String> = finding["location"]["actions"]
+        // The actions a finding is about: in its location for the community
+        // auditors, in its detail for the resource checks.
+        let mut actions: Vec<String> = finding["location"]["actions"]
             .as_array()
+            .or_else(|| finding["detail"].as_array())
             .map(|l| {
                 l.iter()
-                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .filter_map(|a| a.as_str().or_else(|| a["action"].as_str()))
+                    .map(str::to_ascii_lowercase)
                     .collect()
             })
             .unwrap_or_default();
+        actions.sort();
         let known = accepted.suppressions.iter().position(|s| {
             s.role == role
                 && s.issue == finding["issue"]

@@ -37,8 +37,10 @@ impl On {
 pub struct CallSpec {
     pub action: String,
     pub on: On,
+    /// Request context the call carries; a list gives the values AWS may
+    /// present when the documents disagree, and each must be allowed.
     #[serde(default)]
-    pub context: BTreeMap<String, String>,
+    pub context: BTreeMap<String, On>,
     pub source: String,
     /// Only when the resource's attribute names an ARN of this service,
     /// e.g. `{resource_arn: apprunner}`.
@@ -64,15 +66,50 @@ pub struct Catalogue {
     pub resources: BTreeMap<String, Phases>,
 }
 
+/// A resource's entry in a stack file.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Entry {
+    /// The ARN pattern, or `none`.
+    Pattern(String),
+    Detailed {
+        arn: String,
+        /// Tags that alone tell this resource from others of its kind
+        /// (a KMS key's id is random): a policy must name it by its exact
+        /// ARN or by these tags.
+        #[serde(default)]
+        identified_by: Vec<String>,
+        /// The tags of a resource the root does not create.
+        #[serde(default)]
+        tags: BTreeMap<String, String>,
+    },
+}
+
+impl Entry {
+    pub fn arn(&self) -> &str {
+        match self {
+            Entry::Pattern(p) => p,
+            Entry::Detailed { arn, .. } => arn,
+        }
+    }
+
+    fn identified_by(&self) -> Vec<String> {
+        match self {
+            Entry::Pattern(_) => Vec::new(),
+            Entry::Detailed { identified_by, .. } => identified_by.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StackFile {
     pub root: String,
     /// address -> ARN pattern, or `none`
-    pub resources: BTreeMap<String, String>,
-    /// Resources the root refers to but does not create: name -> pattern.
+    pub resources: BTreeMap<String, Entry>,
+    /// Resources the root refers to but does not create.
     #[serde(default)]
-    pub external: BTreeMap<String, String>,
+    pub external: BTreeMap<String, Entry>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +212,8 @@ pub struct Target {
     pub concrete: String,
     /// The resource's tags, for `aws:ResourceTag/…` conditions.
     pub tags: BTreeMap<String, String>,
+    /// Tags that alone identify the resource (see [`Entry`]).
+    pub identified_by: Vec<String>,
 }
 
 /// One call a role makes.
@@ -183,6 +222,8 @@ pub struct Call {
     pub operation: String,
     pub action: String,
     pub targets: Vec<Target>,
+    /// Each key's possible values: every one must be allowed, and any
+    /// other value refused.
     pub context: BTreeMap<String, Vec<String>>,
     pub source: String,
     /// The resource whose phase makes the call, if any.
@@ -213,6 +254,7 @@ impl Placeholders<'_> {
                 "account" => self.sample.account.to_owned(),
                 "name" => self.name.to_owned(),
                 "state_bucket" => self.state_bucket.clone(),
+                "dns_suffix" => self.sample.dns_suffix().to_owned(),
                 other => extra
                     .get(other)
                     .cloned()
@@ -286,17 +328,23 @@ pub struct Expander<'a> {
 impl Expander<'_> {
     /// The manifest's pattern for an instance, rendered; `None` for `none`.
     pub fn pattern_of(&self, instance: &Instance) -> Result<Option<String>, String> {
+        let entry = self.entry_of(instance)?;
+        if entry.arn() == "none" {
+            return Ok(None);
+        }
+        self.placeholders
+            .fill(entry.arn(), &BTreeMap::new())
+            .map(Some)
+    }
+
+    fn entry_of(&self, instance: &Instance) -> Result<&Entry, String> {
         let stack = self.manifest.stack(&instance.root);
-        let pattern = stack.resources.get(&instance.address).ok_or_else(|| {
+        stack.resources.get(&instance.address).ok_or_else(|| {
             format!(
                 "infra/permissions/stacks: {} does not list {}",
                 instance.root, instance.address
             )
-        })?;
-        if pattern == "none" {
-            return Ok(None);
-        }
-        self.placeholders.fill(pattern, &BTreeMap::new()).map(Some)
+        })
     }
 
     fn instance_target(&self, instance: &Instance) -> Result<Target, String> {
@@ -310,6 +358,7 @@ impl Expander<'_> {
             pattern,
             concrete: instance.string("arn"),
             tags: tags_of(instance),
+            identified_by: self.entry_of(instance)?.identified_by(),
         })
     }
 
@@ -338,6 +387,7 @@ impl Expander<'_> {
                 pattern: "*".into(),
                 concrete: "*".into(),
                 tags: BTreeMap::new(),
+                identified_by: Vec::new(),
             });
         }
         if on == "self" {
@@ -349,13 +399,18 @@ impl Expander<'_> {
             if let Some(other) = self.instance_with_arn(&value) {
                 return self.instance_target(other);
             }
-            for pattern in self.manifest.stack(root).external.values() {
-                let pattern = self.placeholders.fill(pattern, &BTreeMap::new())?;
+            for entry in self.manifest.stack(root).external.values() {
+                let pattern = self.placeholders.fill(entry.arn(), &BTreeMap::new())?;
                 if crate::iam::matches(&pattern, &value) {
+                    let tags = match entry {
+                        Entry::Detailed { tags, .. } => tags.clone(),
+                        Entry::Pattern(_) => BTreeMap::new(),
+                    };
                     return Ok(Target {
                         pattern,
                         concrete: value,
-                        tags: BTreeMap::new(),
+                        tags,
+                        identified_by: entry.identified_by(),
                     });
                 }
             }
@@ -386,6 +441,7 @@ impl Expander<'_> {
                 pattern,
                 concrete,
                 tags,
+                identified_by: Vec::new(),
             });
         }
         let (root, address) = match on.split_once(':') {
@@ -417,15 +473,19 @@ impl Expander<'_> {
             targets.push(self.target(&on, root, subject)?);
         }
         let mut context = BTreeMap::new();
-        for (k, v) in &spec.context {
-            let attrs = match subject {
-                Some(subject) => attr_placeholders(v, subject)?,
-                None => BTreeMap::new(),
-            };
-            let v = self
-                .placeholders
-                .fill(&v.replace("${state_key}", state_key), &attrs)?;
-            context.insert(k.clone(), vec![v]);
+        for (k, values) in &spec.context {
+            let mut filled = Vec::new();
+            for v in values.items() {
+                let attrs = match subject {
+                    Some(subject) => attr_placeholders(v, subject)?,
+                    None => BTreeMap::new(),
+                };
+                filled.push(
+                    self.placeholders
+                        .fill(&v.replace("${state_key}", state_key), &attrs)?,
+                );
+            }
+            context.insert(k.clone(), filled);
         }
         Ok(Some(Call {
             operation: operation.to_owned(),

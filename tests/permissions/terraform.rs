@@ -24,7 +24,7 @@ pub struct Sample {
 
 impl Sample {
     /// The DNS suffix of the partition, as `data.aws_partition` gives it.
-    fn dns_suffix(&self) -> &'static str {
+    pub fn dns_suffix(&self) -> &'static str {
         if self.partition == "aws-cn" {
             "amazonaws.com.cn"
         } else {
@@ -684,6 +684,16 @@ fn functions() -> Context<'static> {
             .build(values),
     );
     ctx.declare_func(
+        "trimprefix",
+        FuncDef::builder()
+            .params([ParamType::String, ParamType::String])
+            .build(trimprefix),
+    );
+    ctx.declare_func(
+        "lower",
+        FuncDef::builder().param(ParamType::String).build(lower),
+    );
+    ctx.declare_func(
         "startswith",
         FuncDef::builder()
             .params([ParamType::String, ParamType::String])
@@ -787,6 +797,20 @@ fn values(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(
         sorted(map).into_iter().map(|(_, v)| v.clone()).collect(),
     ))
+}
+
+fn trimprefix(args: FuncArgs) -> Result<Value, String> {
+    match (args[0].as_str(), args[1].as_str()) {
+        (Some(s), Some(prefix)) => Ok(Value::from(s.strip_prefix(prefix).unwrap_or(s))),
+        _ => Err("trimprefix takes strings".into()),
+    }
+}
+
+fn lower(args: FuncArgs) -> Result<Value, String> {
+    args[0]
+        .as_str()
+        .map(|s| Value::from(s.to_lowercase()))
+        .ok_or_else(|| "lower takes a string".into())
 }
 
 fn startswith(args: FuncArgs) -> Result<Value, String> {

@@ -16,10 +16,12 @@ locals {
   account   = data.aws_caller_identity.current.account_id
   partition = data.aws_partition.current.partition
   region    = data.aws_region.current.region
-  role_name = "${var.name}-${var.stack}-github-deploy"
-  role_arn  = "arn:${local.partition}:iam::${local.account}:role/${local.role_name}"
-  bucket    = "arn:${local.partition}:s3:::${var.state_bucket}"
-  state     = "${local.bucket}/${var.stack}/terraform.tfstate"
+  # S3 as KMS sees it (kms:ViaService), in this partition.
+  s3_service = "s3.${local.region}.${data.aws_partition.current.dns_suffix}"
+  role_name  = "${var.name}-${var.stack}-github-deploy"
+  role_arn   = "arn:${local.partition}:iam::${local.account}:role/${local.role_name}"
+  bucket     = "arn:${local.partition}:s3:::${var.state_bucket}"
+  state      = "${local.bucket}/${var.stack}/terraform.tfstate"
   # CloudWatch Logs documents log-group ARNs with and without a :*
   # suffix; both name the group alone.
   metric_filter_groups = flatten([for arn in var.refresh.metric_filter_log_groups : [arn, "${arn}:*"]])
@@ -75,7 +77,7 @@ data "aws_iam_policy_document" "deploy" {
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["s3.${local.region}.amazonaws.com"]
+      values   = [local.s3_service]
     }
   }
 
@@ -123,6 +125,23 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
+  dynamic "statement" {
+    for_each = length(var.refresh.load_balancers) > 0 ? [1] : []
+
+    content {
+      sid       = "RefreshTheLoadBalancersWebAcl"
+      actions   = ["elasticloadbalancing:GetLoadBalancerWebACL"]
+      resources = var.refresh.load_balancers
+
+      # Express Mode tags what it manages.
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/AmazonECSManaged"
+        values   = ["true"]
+      }
+    }
+  }
+
   statement {
     sid       = "RefreshLogGroupTags"
     actions   = ["logs:ListTagsForResource"]
@@ -164,8 +183,9 @@ data "aws_iam_policy_document" "deploy" {
     content {
       sid     = "RefreshSubscriptions"
       actions = ["sns:GetSubscriptionAttributes"]
-      # GetSubscriptionAttributes is not scoped to a topic reliably.
-      resources = ["*"]
+      # Authorized on the topic (SAR); a subscription's own ARN is the
+      # topic's with :<id>, so both forms are granted, for this topic only.
+      resources = [var.refresh.topic, "${var.refresh.topic}:*"]
     }
   }
 
@@ -190,12 +210,12 @@ data "aws_iam_policy_document" "deploy" {
       resources = [statement.value.role_arn]
 
       dynamic "condition" {
-        for_each = statement.value.service == null ? [] : [statement.value.service]
+        for_each = length(statement.value.services) > 0 ? [statement.value.services] : []
 
         content {
           test     = "StringEquals"
           variable = "iam:PassedToService"
-          values   = [condition.value]
+          values   = condition.value
         }
       }
     }

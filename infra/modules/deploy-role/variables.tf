@@ -50,6 +50,7 @@ variable "refresh" {
     kms_keys                 = list(string)
     web_acl                  = string
     protected_resources      = list(string)
+    load_balancers           = list(string)
     log_groups               = list(string)
     metric_filter_log_groups = list(string)
     alarms                   = list(string)
@@ -68,10 +69,10 @@ variable "service_statements" {
 }
 
 variable "pass_roles" {
-  description = "Roles an update hands to the service. service, when set, is the only iam:PassedToService allowed; null where AWS does not document one."
+  description = "Roles an update hands to the service, each with the iam:PassedToService values allowed; an empty list for no condition, where AWS's documents disagree on the value."
   type = list(object({
     role_arn = string
-    service  = string
+    services = list(string)
   }))
 }
 

@@ -20,6 +20,8 @@ locals {
   arn       = "arn:${local.partition}"
   in_region = "${local.region}:${local.account}"
   bucket    = "${local.arn}:s3:::${var.state_bucket}"
+  # S3 as KMS sees it (kms:ViaService), in this partition.
+  s3_service = "s3.${local.region}.${data.aws_partition.current.dns_suffix}"
 
   # What each service stack creates, by the names it gives.
   stacks = {
@@ -96,7 +98,7 @@ data "aws_iam_policy_document" "destroy" {
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["s3.${local.region}.amazonaws.com"]
+      values   = [local.s3_service]
     }
   }
 
@@ -191,11 +193,17 @@ data "aws_iam_policy_document" "destroy" {
       "elasticloadbalancing:SetWebAcl",
       "logs:DeleteLogDelivery",
       "logs:DescribeLogGroups",
-      "sns:GetSubscriptionAttributes",
-      "sns:Unsubscribe",
     ]
     # None of these supports resource-level permissions (SAR).
     resources = ["*"]
+  }
+
+  statement {
+    sid     = "RefreshAndDeleteTheSubscriptions"
+    actions = ["sns:GetSubscriptionAttributes", "sns:Unsubscribe"]
+    # Authorized on the topic (SAR); a subscription's own ARN is the
+    # topic's with :<id>, so both forms are granted, for these topics only.
+    resources = concat(local.topics, [for t in local.topics : "${t}:*"])
   }
 
   statement {
@@ -286,9 +294,15 @@ data "aws_iam_policy_document" "destroy" {
 
   statement {
     sid = "RefreshAndDeleteTheLoadBalancersWebAcl"
-    # Express Mode names its load balancer itself.
+    # Express Mode names its load balancer itself, and tags what it manages.
     actions   = ["elasticloadbalancing:DeleteWebACLAssociation", "elasticloadbalancing:GetLoadBalancerWebACL"]
     resources = [local.express_load_balancers]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/AmazonECSManaged"
+      values   = ["true"]
+    }
   }
 }
 

@@ -98,6 +98,7 @@ module "deploy_role" {
     kms_keys                 = [module.key.key_arn]
     web_acl                  = module.waf.web_acl_arn
     protected_resources      = [module.service.service_arn]
+    load_balancers           = []
     log_groups               = [module.waf.log_group_arn]
     metric_filter_log_groups = []
     alarms                   = module.alarms.alarm_arns
@@ -132,6 +133,6 @@ module "deploy_role" {
   # on the iam:PassedToService it presents, so the grant names the role,
   # which only build.apprunner.amazonaws.com may assume.
   pass_roles = [
-    { role_arn = module.service.access_role_arn, service = null },
+    { role_arn = module.service.access_role_arn, services = [] },
   ]
 }

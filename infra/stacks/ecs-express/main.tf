@@ -116,6 +116,7 @@ module "deploy_role" {
     kms_keys                 = [module.key.key_arn]
     web_acl                  = module.waf.web_acl_arn
     protected_resources      = local.load_balancers
+    load_balancers           = local.load_balancers
     log_groups               = [module.waf.log_group_arn, module.service.log_group_arn]
     metric_filter_log_groups = [module.service.log_group_arn]
     alarms                   = module.alarms.alarm_arns
@@ -123,49 +124,44 @@ module "deploy_role" {
     topic_has_subscriptions  = module.alarms.has_subscriptions
   }
 
-  service_statements = concat(
-    [
-      {
-        sid       = "RefreshTheCluster"
-        actions   = ["ecs:DescribeClusters"]
-        resources = [module.service.cluster_arn]
-      },
-      {
-        sid = "RefreshAndUpdateTheService"
-        actions = [
-          "ecs:DescribeExpressGatewayService",
-          "ecs:ListServiceDeployments",
-          "ecs:UpdateExpressGatewayService",
-        ]
-        resources = [module.service.service_arn]
-      },
-      {
-        # Authorized against the service and the deployment together.
-        sid     = "WatchTheDeployment"
-        actions = ["ecs:DescribeServiceDeployments"]
-        resources = [
-          module.service.service_arn,
-          "${local.ecs}:service-deployment/${module.service.cluster_name}/${module.service.service_name}/*",
-        ]
-      },
-      {
-        # Each update registers a task definition revision, with the
-        # caller's permission, in a family ECS names itself.
-        sid       = "RegisterTheTaskDefinitionRevision"
-        actions   = ["ecs:RegisterTaskDefinition"]
-        resources = ["${local.ecs}:task-definition/*"]
-      },
-    ],
-    [for arn in local.load_balancers : {
-      sid       = "RefreshTheLoadBalancersWebAcl"
-      actions   = ["elasticloadbalancing:GetLoadBalancerWebACL"]
-      resources = [arn]
-    }],
-  )
+  service_statements = [
+    {
+      sid       = "RefreshTheCluster"
+      actions   = ["ecs:DescribeClusters"]
+      resources = [module.service.cluster_arn]
+    },
+    {
+      sid = "RefreshAndUpdateTheService"
+      actions = [
+        "ecs:DescribeExpressGatewayService",
+        "ecs:ListServiceDeployments",
+        "ecs:UpdateExpressGatewayService",
+      ]
+      resources = [module.service.service_arn]
+    },
+    {
+      # Authorized against the service and the deployment together.
+      sid     = "WatchTheDeployment"
+      actions = ["ecs:DescribeServiceDeployments"]
+      resources = [
+        module.service.service_arn,
+        "${local.ecs}:service-deployment/${module.service.cluster_name}/${module.service.service_name}/*",
+      ]
+    },
+    {
+      # Each update registers a task definition revision, with the
+      # caller's permission, in a family ECS names itself.
+      sid       = "RegisterTheTaskDefinitionRevision"
+      actions   = ["ecs:RegisterTaskDefinition"]
+      resources = ["${local.ecs}:task-definition/*"]
+    },
+  ]
 
   # An update resends the execution role, for the task definition it
-  # registers; the infrastructure role is passed only at creation.
+  # registers; the infrastructure role is passed only at creation. The
+  # documents show ecs-tasks for task roles, and ecs for what ECS itself
+  # receives; both are allowed, for this one role.
   pass_roles = [
-    { role_arn = module.service.execution_role_arn, service = "ecs-tasks.amazonaws.com" },
+    { role_arn = module.service.execution_role_arn, services = ["ecs-tasks.amazonaws.com", "ecs.amazonaws.com"] },
   ]
 }
