@@ -268,3 +268,60 @@ fn stacks_keep_state_in_s3_with_native_locking() {
         );
     }
 }
+
+/// Variables the scripts pass themselves, which are not settings.
+const PASSED_BY_SCRIPTS: [&str; 3] = ["image", "state_bucket", "load_balancer_arn"];
+
+#[test]
+fn every_stack_setting_is_in_its_example_and_its_settings_file_is_committed() {
+    for stack in ["registry", "apprunner", "ecs-express"] {
+        let dir = repo().join("infra/stacks").join(stack);
+        let example = std::fs::read_to_string(dir.join("terraform.tfvars.example")).unwrap();
+        assert!(dir.join("terraform.tfvars").is_file(), "{stack}");
+        let variables: Body =
+            hcl::from_str(&std::fs::read_to_string(dir.join("variables.tf")).unwrap()).unwrap();
+        for (name, _) in blocks(&variables, "variable") {
+            if PASSED_BY_SCRIPTS.contains(&name) {
+                assert!(
+                    !example.contains(&format!("\n{name} =")),
+                    "{stack}: {name} is the scripts'"
+                );
+                continue;
+            }
+            let mentioned = example.lines().any(|l| {
+                let l = l.trim_start_matches('#').trim_start();
+                l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}="))
+            });
+            assert!(
+                mentioned,
+                "{stack}: terraform.tfvars.example does not show {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_root_needs_the_provider_that_has_express_mode() {
+    let mut roots = 0;
+    for (path, body) in terraform_files() {
+        for (_, terraform) in blocks(&body, "terraform") {
+            for providers in terraform
+                .body()
+                .blocks()
+                .filter(|b| b.identifier() == "required_providers")
+            {
+                let aws =
+                    attribute(providers, "aws").unwrap_or_else(|| panic!("{}", path.display()));
+                let text = format!("{aws}");
+                // aws_ecs_express_gateway_service arrived in 6.23.
+                assert!(
+                    text.contains("\">= 6.23, < 7.0\""),
+                    "{}: {text}",
+                    path.display()
+                );
+                roots += 1;
+            }
+        }
+    }
+    assert!(roots >= 14, "{roots}");
+}

@@ -22,6 +22,8 @@ locals {
   role_arn   = "arn:${local.partition}:iam::${local.account}:role/${local.role_name}"
   bucket     = "arn:${local.partition}:s3:::${var.state_bucket}"
   state      = "${local.bucket}/${var.stack}/terraform.tfstate"
+  # scripts/last-good.sh: the image that last passed the smoke test.
+  last_good = "${local.bucket}/${var.stack}/last-good-image"
   # CloudWatch Logs documents log-group ARNs with and without a :*
   # suffix; both name the group alone.
   metric_filter_groups = flatten([for arn in var.refresh.metric_filter_log_groups : [arn, "${arn}:*"]])
@@ -44,9 +46,9 @@ data "aws_iam_policy_document" "deploy" {
   }
 
   statement {
-    sid       = "ReadAndWriteThisStacksStateAndLock"
+    sid       = "ReadAndWriteThisStacksStateLockAndLastGoodImage"
     actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = [local.state, "${local.state}.tflock"]
+    resources = [local.state, "${local.state}.tflock", local.last_good]
   }
 
   statement {

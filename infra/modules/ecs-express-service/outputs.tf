@@ -7,6 +7,11 @@ output "service_url" {
   )
 }
 
+output "endpoint_host" {
+  description = "Host name of the service's Express Mode endpoint."
+  value       = trimprefix(aws_ecs_express_gateway_service.this.ingress_paths[0].endpoint, "https://")
+}
+
 output "service_arn" {
   description = "ARN of the service."
   value       = aws_ecs_express_gateway_service.this.service_arn

@@ -1,15 +1,23 @@
 # A regional web ACL in front of the service. Rules are evaluated in order:
-#   0. a rate limit per client IP;
-#   1. no request bodies: the service takes none, and its HTTP library is
+#   0. with var.host set, requests for any other host pass untouched: ECS
+#      Express Mode shares its load balancer among the Express services of
+#      a VPC, and this web ACL must not judge (or log) the others' traffic;
+#   1. a rate limit per client IP;
+#   2. no request bodies: the service takes none, and its HTTP library is
 #      fragile with them (vendor/tiny_http/PATCHES.md);
-#   2. AWS's common rule set, with the 2 KiB query-string limit counted only,
+#   3. AWS's common rule set, with the 2 KiB query-string limit counted only,
 #      since the service enforces its own limit (MAX_URL_BYTES, 414);
-#   3. AWS's known-bad-inputs rule set (Log4Shell and the like).
-# Every request is logged to CloudWatch Logs.
+#   4. AWS's known-bad-inputs rule set (Log4Shell and the like).
+# Every request for the service is logged to CloudWatch Logs.
+
+data "aws_caller_identity" "current" {}
 
 locals {
   # Rule names double as CloudWatch metric names.
   metric_prefix = replace(var.name, "-", "_")
+  hosts         = var.host == null ? [] : [lower(var.host)]
+  # WAF prefixes a rule's labels with the web ACL's namespace.
+  other_host_label = "awswaf:${data.aws_caller_identity.current.account_id}:webacl:${var.name}:other-host"
 }
 
 resource "aws_wafv2_web_acl" "this" {
@@ -21,9 +29,54 @@ resource "aws_wafv2_web_acl" "this" {
     allow {}
   }
 
+  dynamic "rule" {
+    for_each = local.hosts
+
+    content {
+      name     = "other-hosts-pass"
+      priority = 0
+
+      action {
+        allow {}
+      }
+
+      statement {
+        not_statement {
+          statement {
+            byte_match_statement {
+              search_string         = rule.value
+              positional_constraint = "EXACTLY"
+
+              field_to_match {
+                single_header {
+                  name = "host"
+                }
+              }
+
+              text_transformation {
+                priority = 0
+                type     = "LOWERCASE"
+              }
+            }
+          }
+        }
+      }
+
+      rule_label {
+        name = "other-host"
+      }
+
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = "${local.metric_prefix}_other_hosts_pass"
+        sampled_requests_enabled   = false
+      }
+    }
+  }
+
   rule {
     name     = "rate-limit-per-ip"
-    priority = 0
+    priority = 1
 
     action {
       block {}
@@ -46,7 +99,7 @@ resource "aws_wafv2_web_acl" "this" {
 
   rule {
     name     = "block-request-bodies"
-    priority = 1
+    priority = 2
 
     action {
       block {}
@@ -121,7 +174,7 @@ resource "aws_wafv2_web_acl" "this" {
 
   rule {
     name     = "aws-common-rule-set"
-    priority = 2
+    priority = 3
 
     override_action {
       none {}
@@ -151,7 +204,7 @@ resource "aws_wafv2_web_acl" "this" {
 
   rule {
     name     = "aws-known-bad-inputs"
-    priority = 3
+    priority = 4
 
     override_action {
       none {}
@@ -202,6 +255,26 @@ resource "aws_wafv2_web_acl_logging_configuration" "this" {
   redacted_fields {
     single_header {
       name = "cookie"
+    }
+  }
+
+  # Other services' requests on a shared load balancer stay out of these logs.
+  dynamic "logging_filter" {
+    for_each = length(local.hosts) > 0 ? [1] : []
+
+    content {
+      default_behavior = "KEEP"
+
+      filter {
+        behavior    = "DROP"
+        requirement = "MEETS_ANY"
+
+        condition {
+          label_name_condition {
+            label_name = local.other_host_label
+          }
+        }
+      }
     }
   }
 }

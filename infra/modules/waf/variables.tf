@@ -30,6 +30,12 @@ variable "log_retention_days" {
   }
 }
 
+variable "host" {
+  description = "The service's host name, where the protected resource serves others too (ECS Express Mode's shared load balancer): requests for any other host then pass untouched and unlogged. null where the resource is the service's alone."
+  type        = string
+  default     = null
+}
+
 variable "kms_key_arn" {
   description = "KMS key that encrypts the WAF log group; its policy must let CloudWatch Logs use it."
   type        = string

@@ -4,7 +4,7 @@ output "service_url" {
 }
 
 output "image" {
-  description = "The image deployed, by digest: the rollback target of the next deploy."
+  description = "The image last applied, by digest. A failed apply records it too, so it is not the rollback target: scripts/last-good.sh keeps that."
   value       = var.image
 }
 

@@ -45,6 +45,8 @@ module "waf" {
   rate_limit_per_ip  = var.rate_limit_per_ip
   log_retention_days = var.log_retention_days
   kms_key_arn        = module.key.key_arn
+  # The load balancer is Express Mode's, shared by the VPC's Express services.
+  host = module.service.endpoint_host
 }
 
 resource "aws_wafv2_web_acl_association" "load_balancer" {
@@ -146,6 +148,15 @@ module "deploy_role" {
       resources = [
         module.service.service_arn,
         "${local.ecs}:service-deployment/${module.service.cluster_name}/${module.service.service_name}/*",
+      ]
+    },
+    {
+      # scripts/deploy.sh finds the load balancer for the WAF here.
+      sid     = "FindTheLoadBalancer"
+      actions = ["ecs:DescribeServiceRevisions"]
+      resources = [
+        module.service.service_arn,
+        "${local.ecs}:service-revision/${module.service.cluster_name}/${module.service.service_name}/*",
       ]
     },
     {

@@ -4,7 +4,7 @@ output "service_url" {
 }
 
 output "image" {
-  description = "The image deployed, by digest: the rollback target of the next deploy."
+  description = "The image last applied, by digest. A failed apply records it too, so it is not the rollback target: scripts/last-good.sh keeps that."
   value       = var.image
 }
 
@@ -14,7 +14,7 @@ output "service_arn" {
 }
 
 output "service_revision_arn" {
-  description = "ARN of the current service revision: describe it to find the load balancer (see the README)."
+  description = "ARN of the current service revision: scripts/deploy.sh describes it to find the load balancer."
   value       = module.service.service_revision_arn
 }
 
@@ -36,6 +36,11 @@ output "deploy_role_arn" {
 output "web_acl_arn" {
   description = "ARN of the WAF web ACL; associated once load_balancer_arn is set."
   value       = module.waf.web_acl_arn
+}
+
+output "waf_load_balancer_arn" {
+  description = "The load balancer the web ACL is associated with, as the state has it; empty before the first association."
+  value       = var.load_balancer_arn == null ? "" : aws_wafv2_web_acl_association.load_balancer[0].resource_arn
 }
 
 output "log_group_name" {

@@ -79,7 +79,7 @@ variable "security_groups" {
 }
 
 variable "load_balancer_arn" {
-  description = "ARN of the load balancer Express Mode made for the service, to put the WAF web ACL in front of it; null until known (see the README: Express Mode does not export it, and may share it among Express services of the VPC)."
+  description = "ARN of the load balancer Express Mode serves the service from, to put the WAF web ACL in front of it. scripts/deploy.sh looks it up from the service revision and passes it: Express Mode does not export it to Terraform. null before the service exists."
   type        = string
   default     = null
 
