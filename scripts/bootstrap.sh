@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Creates the S3 bucket for Terraform state, once per AWS account and region.
+# One-time setup of an account and region: the state bucket, then the
+# registry stack (image repository, GitHub's OIDC provider, push and destroy
+# roles). Safe to run again: both applies converge.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -8,12 +10,15 @@ usage() {
   cat <<USAGE
 Usage: scripts/bootstrap.sh [--dry-run] [--auto-approve]
 
-Applies infra/bootstrap: a versioned, KMS-encrypted S3 bucket, closed to the
-public and to anything but TLS, for the state of the other stacks (locked
-with S3 lockfiles, no DynamoDB). Run it once per account and region, with
-administrator credentials; it prints the bucket name to export as
-TF_STATE_BUCKET. Its own state stays in infra/bootstrap/terraform.tfstate:
-keep that file, or import the bucket again later.
+With administrator credentials, once per account and region:
+  1. applies infra/bootstrap: a versioned, KMS-encrypted S3 bucket, closed
+     to the public and to anything but TLS, for the other stacks' state
+     (locked with S3 lockfiles, no DynamoDB). Its own state stays in
+     infra/bootstrap/terraform.tfstate: keep that file, or import the bucket
+     again later.
+  2. applies infra/stacks/registry with its committed terraform.tfvars: set
+     github_repository there to your repository first.
+It prints \`export TF_STATE_BUCKET=...\` on stdout, to paste into your shell.
 
 Needs terraform, AWS_REGION (or AWS_DEFAULT_REGION) and AWS credentials.
 
@@ -23,26 +28,39 @@ USAGE
 }
 
 main() {
+  # Without -auto-approve, apply asks; -input=false would make it refuse.
   local approve=()
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
       --dry-run) DRY_RUN=true ;;
-      --auto-approve) approve=(-auto-approve) ;;
+      --auto-approve) approve=(-input=false -auto-approve) ;;
       *) die "unknown argument '$1'; try --help" ;;
     esac
     shift
   done
-  [[ -n "${AWS_REGION:-${AWS_DEFAULT_REGION:-}}" ]] \
-    || die "AWS_REGION is not set; export the region for the state bucket, e.g. AWS_REGION=eu-west-1"
+  local region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
+  [[ -n "$region" ]] || die "AWS_REGION is not set; export the region for the state bucket, e.g. AWS_REGION=eu-west-1"
+  check_github_repository registry
   [[ "$DRY_RUN" == true ]] || need terraform "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
 
-  local stack="$REPO_ROOT/infra/bootstrap"
-  run terraform -chdir="$stack" init -input=false
-  run terraform -chdir="$stack" apply -input=false "${approve[@]}"
-  if [[ "$DRY_RUN" == false ]]; then
-    printf 'export TF_STATE_BUCKET=%s\n' "$(terraform -chdir="$stack" output -raw state_bucket)"
+  local bootstrap="$REPO_ROOT/infra/bootstrap" registry="$REPO_ROOT/infra/stacks/registry" bucket
+  run terraform -chdir="$bootstrap" init -input=false >&2
+  run terraform -chdir="$bootstrap" apply "${approve[@]}" >&2
+  if [[ "$DRY_RUN" == true ]]; then
+    run terraform -chdir="$bootstrap" output -raw state_bucket
+    bucket="sre-kata-tfstate-ACCOUNT-$region"
+  else
+    # Read first, print after: a failure must not print a half line.
+    bucket="$(terraform -chdir="$bootstrap" output -raw state_bucket)" \
+      || die "applied infra/bootstrap, but cannot read its state_bucket output"
+    [[ -n "$bucket" ]] || die "infra/bootstrap has an empty state_bucket output"
   fi
+
+  run terraform -chdir="$registry" init -input=false -reconfigure \
+    -backend-config="bucket=$bucket" -backend-config="region=$region" >&2
+  run terraform -chdir="$registry" apply "${approve[@]}" -var "state_bucket=$bucket" >&2
+  printf 'export TF_STATE_BUCKET=%s\n' "$bucket"
 }
 
 main "$@"

@@ -69,7 +69,7 @@ build_image() {
 
   # Docker image format, not OCI: OCI images cannot carry a HEALTHCHECK.
   local format=()
-  [[ "$engine" == podman ]] && format=(--format docker)
+  is_podman "$engine" && format=(--format docker)
   # No layer cache: it is one COPY, and buildah's cache ignores changed ARGs.
   "$engine" build "${format[@]}" --no-cache \
     --file "$REPO_ROOT/Containerfile" \

@@ -10,11 +10,11 @@ Usage: scripts/destroy.sh [--dry-run] <apprunner|ecs-express> --confirm <same ta
 
 Destroys everything infra/stacks/<target> created: the service, its WAF,
 alarms, keys and roles. The ECR repository, the images and the state bucket
-stay (see the README's teardown section). --confirm must repeat the target.
+stay (docs/deploy.md, Teardown). --confirm must repeat the target.
 
 Needs terraform, TF_STATE_BUCKET, AWS_REGION (or AWS_DEFAULT_REGION), and
 credentials that may delete the stack (the registry's destroy role, or an
-administrator). TF_VAR_github_repository defaults to GITHUB_REPOSITORY.
+administrator). The stack's settings come from its terraform.tfvars.
 
   --dry-run   print the commands instead of running them
 USAGE
@@ -27,7 +27,8 @@ main() {
       -h | --help) usage; return 0 ;;
       --dry-run) DRY_RUN=true ;;
       --confirm)
-        confirm="${2:-}"
+        [[ -n "${2:-}" && "${2:-}" != -* ]] || die "--confirm needs the target again, e.g. --confirm ecs-express"
+        confirm="$2"
         shift
         ;;
       -*) die "unknown option '$1'; try --help" ;;
@@ -45,9 +46,6 @@ main() {
   local region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   [[ -n "$region" ]] || die "AWS_REGION is not set; export the region the service runs in"
   [[ -n "${TF_STATE_BUCKET:-}" ]] || die "TF_STATE_BUCKET is not set; export the bucket scripts/bootstrap.sh printed"
-  if [[ -z "${TF_VAR_github_repository:-}" ]]; then
-    export TF_VAR_github_repository="${GITHUB_REPOSITORY:-unused/for-destroy}"
-  fi
   [[ "$DRY_RUN" == true ]] || need terraform "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
 
   local stack="$REPO_ROOT/infra/stacks/$target" image="IMAGE_FROM_STATE"

@@ -46,10 +46,11 @@ step() {
 # apt_install PACKAGE...: installs Debian packages, as root or through sudo.
 apt_install() {
   local sudo=()
-  ((EUID == 0)) || sudo=(sudo)
+  [[ "$(id -u)" == 0 ]] || sudo=(sudo)
   need apt-get "install these packages by hand: $*"
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@"
+  # Through env: sudo's env_reset would drop a plain assignment.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
 # python_venv DIR REQUIREMENTS: creates a virtualenv in DIR with the pinned
@@ -85,6 +86,11 @@ container_engine() {
   fi
 }
 
+# is_podman ENGINE: true if ENGINE (a name or a path) is podman.
+is_podman() {
+  [[ "$(basename "$1")" == podman ]]
+}
+
 # image_tag: prints the image tag for the checked-out commit: the full git
 # SHA, with -dirty appended when the working tree has uncommitted changes.
 image_tag() {
@@ -95,6 +101,33 @@ image_tag() {
     sha+="-dirty"
   fi
   printf '%s\n' "$sha"
+}
+
+# stack_setting STACK NAME: prints the string setting NAME from the stack's
+# committed terraform.tfvars (`NAME = "value"`), or nothing if it is unset.
+stack_setting() {
+  local file="$REPO_ROOT/infra/stacks/$1/terraform.tfvars"
+  [[ -f "$file" ]] || return 0
+  sed -n "s/^[[:space:]]*$2[[:space:]]*=[[:space:]]*\"\([^\"]*\)\"[[:space:]]*\$/\1/p" "$file" | tail -n 1
+}
+
+# stack_sets STACK NAME: true if the stack's terraform.tfvars sets NAME.
+stack_sets() {
+  local file="$REPO_ROOT/infra/stacks/$1/terraform.tfvars"
+  [[ -f "$file" ]] && grep -Eq "^[[:space:]]*$2[[:space:]]*=" "$file"
+}
+
+# check_github_repository STACK: dies unless the stack's terraform.tfvars
+# names the repository, and, in GitHub Actions, the one running.
+check_github_repository() {
+  local stack="$1" repository file="infra/stacks/$1/terraform.tfvars"
+  repository="$(stack_setting "$stack" github_repository)"
+  if [[ -z "$repository" || "$repository" == your-org/* ]]; then
+    die "$file does not name your repository: set github_repository = \"owner/name\" there and commit it"
+  fi
+  if [[ -n "${GITHUB_REPOSITORY:-}" && "$repository" != "$GITHUB_REPOSITORY" ]]; then
+    die "$file names $repository, but this runs in $GITHUB_REPOSITORY: set github_repository there to $GITHUB_REPOSITORY"
+  fi
 }
 
 # crate_version: prints the version in Cargo.toml.

@@ -17,7 +17,8 @@ that, never a tag. Progress goes to stderr.
   REPOSITORY     the ECR repository name; default: the repository_name
                  output of infra/stacks/registry (terraform output)
   --dry-run      print every command (on stderr) instead of running it
-  --allow-dirty  push an image built from uncommitted changes (<sha>-dirty)
+  --allow-dirty  push an image built from uncommitted changes, tagged
+                 <sha>-dirty-<first 12 hex of the image id>
 
 Needs AWS_REGION (or AWS_DEFAULT_REGION), and AWS_ACCOUNT_ID or credentials
 for "aws sts get-caller-identity". The engine is \$CONTAINER_ENGINE if set,
@@ -77,6 +78,16 @@ main() {
   "$engine" image inspect "$IMAGE_NAME:$tag" >/dev/null 2>&1 \
     || die "no local image $IMAGE_NAME:$tag; run scripts/build.sh first"
 
+  # ECR tags are immutable, so a dirty tree's image is also named by its
+  # content: <sha>-dirty alone would name the first dirty image ever pushed.
+  local remote_tag="$tag" id
+  if [[ "$tag" == *-dirty ]]; then
+    id="$("$engine" image inspect --format '{{.Id}}' "$IMAGE_NAME:$tag")" \
+      || die "cannot read the id of $IMAGE_NAME:$tag"
+    id="${id#sha256:}"
+    remote_tag="$tag-${id:0:12}"
+  fi
+
   local account registry remote
   if [[ "$DRY_RUN" == true && -z "${AWS_ACCOUNT_ID:-}" ]]; then
     run aws sts get-caller-identity --query Account --output text
@@ -85,7 +96,7 @@ main() {
     account="$(account_id)"
   fi
   registry="$account.dkr.ecr.$region.amazonaws.com"
-  remote="$registry/$repository:$tag"
+  remote="$registry/$repository:$remote_tag"
 
   if [[ "$DRY_RUN" == true ]]; then
     printf 'aws ecr get-login-password --region %q | %q login --username AWS --password-stdin %q\n' \
@@ -95,18 +106,18 @@ main() {
       | "$engine" login --username AWS --password-stdin "$registry" >&2 \
       || die "cannot log in to $registry; check the AWS credentials and that the repository is in $region"
   fi
-  # ECR tags are immutable: a re-run for the same commit reuses the image
+  # ECR tags are immutable: a re-run for the same tag reuses the image
   # already pushed rather than failing on its tag.
   local existing=""
   if [[ "$DRY_RUN" == true ]]; then
     run aws ecr describe-images --region "$region" --repository-name "$repository" \
-      --image-ids "imageTag=$tag" --query 'imageDetails[0].imageDigest' --output text
+      --image-ids "imageTag=$remote_tag" --query 'imageDetails[0].imageDigest' --output text
   else
     existing="$(aws ecr describe-images --region "$region" --repository-name "$repository" \
-      --image-ids "imageTag=$tag" --query 'imageDetails[0].imageDigest' --output text 2>/dev/null || true)"
+      --image-ids "imageTag=$remote_tag" --query 'imageDetails[0].imageDigest' --output text 2>/dev/null || true)"
   fi
   if [[ "$existing" == sha256:* ]]; then
-    printf '%s: %s is already in %s; not pushing it again\n' "$SCRIPT" "$tag" "$repository" >&2
+    printf '%s: %s is already in %s; not pushing it again\n' "$SCRIPT" "$remote_tag" "$repository" >&2
     printf '%s/%s@%s\n' "$registry" "$repository" "$existing"
     return 0
   fi
@@ -114,15 +125,15 @@ main() {
   run "$engine" tag "$IMAGE_NAME:$tag" "$remote" >&2
 
   local digest
-  if [[ "$engine" == podman ]]; then
+  if is_podman "$engine"; then
     DIGEST_FILE="$(mktemp)"
-    run podman push --digestfile "$DIGEST_FILE" "$remote" >&2
+    run "$engine" push --digestfile "$DIGEST_FILE" "$remote" >&2
     [[ "$DRY_RUN" == true ]] && return 0
     digest="$(<"$DIGEST_FILE")"
   else
-    run docker push "$remote" >&2
+    run "$engine" push "$remote" >&2
     [[ "$DRY_RUN" == true ]] && return 0
-    digest="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$remote" \
+    digest="$("$engine" image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$remote" \
       | sed -n "s|^$registry/$repository@||p" | head -n 1)"
   fi
   [[ "$digest" == sha256:* ]] || die "the push gave no digest for $remote"

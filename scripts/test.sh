@@ -72,7 +72,7 @@ container_checks() {
   engine="$(container_engine)" || engine=""
   if [[ "${CI:-}" == true ]]; then
     # CI's sandbox runs podman with runc (.ci/containers.conf).
-    if [[ -z "$engine" ]] || { [[ "$engine" == podman ]] && ! command -v runc >/dev/null 2>&1; }; then
+    if [[ -z "$engine" ]] || { is_podman "$engine" && ! command -v runc >/dev/null 2>&1; }; then
       step "installing podman and runc" apt_install podman runc
       engine=podman
     fi

@@ -9,7 +9,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 13] = [
+const SCRIPTS: [&str; 15] = [
     "bench.sh",
     "fuzz.sh",
     "soak.sh",
@@ -23,6 +23,8 @@ const SCRIPTS: [&str; 13] = [
     "destroy.sh",
     "validate-infra.sh",
     "release-tag.sh",
+    "last-good.sh",
+    "github-setup.sh",
 ];
 
 fn repo() -> &'static Path {
@@ -91,6 +93,21 @@ fn scripts_clone() -> tempfile::TempDir {
     git(&["init", "--quiet"]);
     git(&["add", "."]);
     git(&["commit", "--quiet", "-m", "scripts"]);
+    dir
+}
+
+/// A copy of the scripts with settings naming a repository, as a fork's.
+fn settings_clone() -> tempfile::TempDir {
+    let dir = scripts_clone();
+    for stack in ["apprunner", "ecs-express", "registry"] {
+        let stack = dir.path().join("infra/stacks").join(stack);
+        std::fs::create_dir_all(&stack).unwrap();
+        std::fs::write(
+            stack.join("terraform.tfvars"),
+            "github_repository = \"owner/repo\"\n",
+        )
+        .unwrap();
+    }
     dir
 }
 
@@ -199,16 +216,19 @@ fn build_needs_cargo() {
 const DIGEST: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sre-kata@sha256:\
     0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-fn deploy(args: &[&str], env: &[(&str, &str)]) -> Output {
+fn deploy_in(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut all = vec![("PATH", "/usr/bin:/bin")];
     all.extend_from_slice(env);
-    script(repo(), "deploy.sh", args, &all)
+    script(root, "deploy.sh", args, &all)
 }
 
-const DEPLOY_ENV: [(&str, &str); 3] = [
+fn deploy(args: &[&str], env: &[(&str, &str)]) -> Output {
+    deploy_in(repo(), args, env)
+}
+
+const DEPLOY_ENV: [(&str, &str); 2] = [
     ("AWS_REGION", "eu-west-1"),
     ("TF_STATE_BUCKET", "state-bucket"),
-    ("TF_VAR_github_repository", "owner/repo"),
 ];
 
 #[test]
@@ -235,10 +255,8 @@ fn deploy_names_each_missing_setting() {
     for (missing, words) in [
         ("AWS_REGION", "AWS_REGION is not set"),
         ("TF_STATE_BUCKET", "TF_STATE_BUCKET is not set"),
-        (
-            "TF_VAR_github_repository",
-            "TF_VAR_github_repository is not set",
-        ),
+        // This repository's own settings name no repository yet.
+        ("", "does not name your repository"),
     ] {
         let env: Vec<(&str, &str)> = DEPLOY_ENV
             .iter()
@@ -250,18 +268,49 @@ fn deploy_names_each_missing_setting() {
 }
 
 #[test]
-fn deploy_dry_run_plans_applies_and_smoke_tests_that_digest() {
+fn deploy_dry_run_shows_every_command_it_would_run() {
+    let clone = settings_clone();
     for target in ["apprunner", "ecs-express"] {
-        let output = deploy(&["--dry-run", target, DIGEST], &DEPLOY_ENV);
+        let output = deploy_in(clone.path(), &["--dry-run", target, DIGEST], &DEPLOY_ENV);
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert!(output.status.success(), "{stderr}");
-        let stack = format!("-chdir={}/infra/stacks/{target}", repo().display());
+        let stack = format!("-chdir={}/infra/stacks/{target}", clone.path().display());
         let lines: Vec<&str> = stderr.lines().collect();
         assert!(lines[0].starts_with(&format!("terraform {stack} init -input=false -reconfigure -backend-config=bucket=state-bucket -backend-config=region=eu-west-1")), "{stderr}");
+        // What it reads, it shows: the state, the record, the outputs.
         assert!(
-            lines.iter().any(|l| l.starts_with("previous image:")),
+            lines.contains(&format!("terraform {stack} state list ").as_str()),
             "{stderr}"
         );
+        let record = format!("s3://state-bucket/{target}/last-good-image");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("aws s3 cp") && l.contains(&format!("{record} -"))),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("none (first deploy)"),
+            "a dry run invents nothing: {stderr}"
+        );
+        assert!(
+            lines.contains(&format!("terraform {stack} output -raw service_url ").as_str()),
+            "{stderr}"
+        );
+        if target == "ecs-express" {
+            assert!(
+                lines.contains(
+                    &format!("terraform {stack} output -raw service_revision_arn ").as_str()
+                ),
+                "{stderr}"
+            );
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.starts_with("aws ecs describe-service-revisions")),
+                "{stderr}"
+            );
+        }
         let plan = lines.iter().find(|l| l.contains(" plan ")).expect("a plan");
         assert!(plan.contains(&format!("-var image={DIGEST}")), "{plan}");
         assert!(plan.contains("-out=deploy.tfplan"), "{plan}");
@@ -272,38 +321,60 @@ fn deploy_dry_run_plans_applies_and_smoke_tests_that_digest() {
                     == format!("terraform {stack} apply -input=false deploy.tfplan")),
             "{stderr}"
         );
+        let smoke = lines
+            .iter()
+            .position(|l| l.starts_with("curl "))
+            .expect("a smoke test");
+        let recorded = lines
+            .iter()
+            .position(|l| {
+                l.contains(&format!(
+                    "aws s3 cp --region eu-west-1 --only-show-errors - {record}"
+                ))
+            })
+            .expect("a record");
         assert!(
-            lines.last().unwrap().starts_with("curl "),
-            "the smoke test runs last: {stderr}"
+            smoke < recorded,
+            "the record comes after the smoke test: {stderr}"
         );
+        assert!(lines[recorded].contains(DIGEST), "{stderr}");
     }
 }
 
 #[test]
-fn bootstrap_dry_run_applies_the_bootstrap_stack() {
+fn bootstrap_dry_run_applies_the_bootstrap_stack_then_the_registry() {
+    let clone = settings_clone();
     let output = script(
-        repo(),
+        clone.path(),
         "bootstrap.sh",
         &["--dry-run"],
         &[("PATH", "/usr/bin:/bin"), ("AWS_REGION", "eu-west-1")],
     );
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{stderr}");
+    let bootstrap = stderr.find("infra/bootstrap apply").expect("the bucket");
+    let registry = stderr
+        .find("infra/stacks/registry apply")
+        .expect("the registry");
+    assert!(bootstrap < registry, "{stderr}");
     assert!(
-        stderr.contains("infra/bootstrap init -input=false"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("infra/bootstrap apply -input=false"),
-        "{stderr}"
+        !stderr.contains("apply -input=false\n"),
+        "an apply that asks cannot have -input=false: {stderr}"
     );
     let missing = script(
-        repo(),
+        clone.path(),
         "bootstrap.sh",
         &["--dry-run"],
         &[("PATH", "/usr/bin:/bin")],
     );
     assert_one_line_error(&missing, "AWS_REGION is not set");
+    let unset = script(
+        repo(),
+        "bootstrap.sh",
+        &["--dry-run"],
+        &[("PATH", "/usr/bin:/bin"), ("AWS_REGION", "eu-west-1")],
+    );
+    assert_one_line_error(&unset, "does not name your repository");
 }
 
 fn smoke(url: &str, extra: &[&str]) -> Output {
@@ -326,35 +397,72 @@ fn smoke_passes_against_the_real_service() {
 }
 
 #[test]
-fn smoke_fails_on_any_mismatch() {
+fn smoke_fails_on_any_mismatch_on_stderr() {
     // Targets longer than 12 bytes get 414 here, so two checks must fail.
     let service = support::Service::start(&[("MAX_URL_BYTES", "12")]);
     let output = smoke(&format!("http://{}/", service.addr), &[]);
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
-        stdout.contains("FAIL  GET /query?param=caiopa: expected 200"),
-        "{stdout}"
+        stderr.contains("FAIL  GET /query?param=caiopa: expected 200"),
+        "{stderr}"
     );
     assert!(
-        stdout.contains("FAIL  GET /no-such-path: expected 404"),
-        "{stdout}"
+        stderr.contains("FAIL  GET /no-such-path: expected 404"),
+        "{stderr}"
     );
+    assert!(!stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("ok    GET /healthz"), "{stdout}");
 }
 
 #[test]
-fn smoke_gives_up_when_nothing_answers() {
+fn smoke_fails_at_once_on_what_waiting_cannot_fix() {
     let unused = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let output = smoke(&format!("http://{unused}"), &["--wait", "1"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8(output.stdout)
-        .unwrap()
-        .contains("did not answer 200"));
-    assert_one_line_error(&smoke("ftp://x", &[]), "must start with http");
+    // Retried, these would end with "did not answer 200 within 5s".
+    let output = smoke(&format!("http://{unused}"), &["--wait", "5"]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("(curl exit 7); not retried"), "{stderr}");
+    let dns = smoke("https://no-such-host.invalid", &["--wait", "5"]);
+    let stderr = String::from_utf8(dns.stderr).unwrap();
+    assert!(stderr.contains("(curl exit 6); not retried"), "{stderr}");
+}
+
+#[test]
+fn smoke_waits_through_answers_that_may_change() {
+    // A server that is up but not healthy yet: 503 on every request.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let _ = std::io::Read::read(&mut stream, &mut [0; 1024]);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let output = smoke(&format!("http://{addr}"), &["--wait", "1"]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not answer 200 within 1s (last: 503"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn smoke_checks_public_urls_over_tls_only() {
+    assert_one_line_error(
+        &smoke("http://abc.eu-west-1.awsapprunner.com", &[]),
+        "use https://",
+    );
+    assert_one_line_error(&smoke("ftp://x", &[]), "must start with https://");
 }
 
 #[test]
@@ -401,6 +509,9 @@ fn destroy_wants_the_target_confirmed() {
         &env,
     );
     assert_one_line_error(&mismatch, "confirm with --confirm apprunner");
+
+    let empty = script(repo(), "destroy.sh", &["apprunner", "--confirm"], &env);
+    assert_one_line_error(&empty, "--confirm needs the target again");
 
     let confirmed = script(
         repo(),

@@ -24,7 +24,10 @@ fn workflows() -> Vec<(String, String, Value)> {
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
     let names: Vec<&str> = found.iter().map(|(n, _, _)| n.as_str()).collect();
-    assert_eq!(names, ["ci.yml", "destroy.yml", "release.yml"]);
+    assert_eq!(
+        names,
+        ["ci.yml", "destroy.yml", "release.yml", "rollback.yml"]
+    );
     found
 }
 
@@ -133,11 +136,12 @@ fn every_run_step_calls_a_project_script() {
 }
 
 #[test]
-fn deploys_and_destroys_never_race_and_run_in_protected_environments() {
+fn deploys_rollbacks_and_destroys_never_race_and_run_in_protected_environments() {
     let all = workflows();
     let find = |wanted: &str| all.iter().find(|(n, _, _)| n == wanted).unwrap().2.clone();
     for (workflow, job, environment) in [
         ("release.yml", "deploy", "production"),
+        ("rollback.yml", "rollback", "production"),
         ("destroy.yml", "destroy", "destroy"),
     ] {
         let yaml = find(workflow);
@@ -148,21 +152,95 @@ fn deploys_and_destroys_never_race_and_run_in_protected_environments() {
         );
         assert_eq!(yaml["jobs"][job]["environment"], environment, "{workflow}");
     }
-    let release = find("release.yml");
-    let deploy_steps = steps(&release["jobs"]["deploy"]);
+}
+
+fn minutes(v: &Value) -> u64 {
+    v["timeout-minutes"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no timeout-minutes: {v:?}"))
+}
+
+#[test]
+fn a_release_that_fails_or_times_out_rolls_back_to_the_last_good_image() {
+    let all = workflows();
+    let release = &all.iter().find(|(n, _, _)| n == "release.yml").unwrap().2;
+    let job = &release["jobs"]["deploy"];
+    let deploy_steps = steps(job);
+    let deploy = deploy_steps
+        .iter()
+        .find(|s| s["id"] == "deploy")
+        .expect("the deploy step");
+    assert_eq!(
+        deploy["run"].as_str().unwrap().trim(),
+        "./scripts/deploy.sh \"$TARGET\" \"$IMAGE\""
+    );
     let rollback = deploy_steps
         .iter()
         .find(|s| s["name"].as_str().is_some_and(|n| n.contains("Roll back")))
         .expect("a rollback step");
+    // A step that reaches its own limit fails, and a failure or a cancel
+    // rolls back; a job that reaches its limit is only cancelled.
+    assert_eq!(rollback["if"], "failure() || cancelled()");
     assert_eq!(
-        rollback["if"],
-        "failure() && steps.deploy.outputs.previous_image != ''"
+        rollback["run"].as_str().unwrap().trim(),
+        "./scripts/deploy.sh \"$TARGET\" last-good",
+        "the record of the last good image, never the state's image"
     );
-    let options: Vec<&str> = release["on"]["workflow_dispatch"]["inputs"]["target"]["options"]
-        .as_sequence()
-        .unwrap()
+    // Apply waits up to 30 minutes (the provider's update timeout), smoke
+    // up to 2, and the job has room for both steps at their limits.
+    assert!(minutes(deploy) >= 33, "{deploy:?}");
+    assert!(minutes(rollback) >= minutes(deploy));
+    assert!(
+        minutes(job) >= minutes(deploy) + minutes(rollback) + 5,
+        "the job's limit must not cut the rollback short"
+    );
+}
+
+#[test]
+fn a_run_by_hand_goes_where_the_repository_deploys_by_default() {
+    let all = workflows();
+    for (name, job) in [("release.yml", "deploy"), ("rollback.yml", "rollback")] {
+        let yaml = &all.iter().find(|(n, _, _)| n == name).unwrap().2;
+        let target = &yaml["on"]["workflow_dispatch"]["inputs"]["target"];
+        assert_eq!(target["default"], "default", "{name}");
+        let options: Vec<&str> = target["options"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(options, ["default", "ecs-express", "apprunner"], "{name}");
+        assert_eq!(
+            yaml["jobs"][job]["env"]["TARGET"],
+            "${{ (inputs.target && inputs.target != 'default') && inputs.target || vars.DEPLOY_TARGET }}",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_rollback_by_hand_needs_no_administrator() {
+    let all = workflows();
+    let rollback = &all.iter().find(|(n, _, _)| n == "rollback.yml").unwrap().2;
+    let job = &rollback["jobs"]["rollback"];
+    let inputs = &rollback["on"]["workflow_dispatch"]["inputs"];
+    assert_eq!(inputs["image"]["required"], false);
+    let role = steps(job)
         .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(options, ["apprunner", "ecs-express"]);
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+        })
+        .expect("assumes a role");
+    assert_eq!(
+        role["with"]["role-to-assume"],
+        "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    );
+    let run = steps(job).iter().find_map(|s| s["run"].as_str()).unwrap();
+    assert_eq!(
+        run.trim(),
+        "./scripts/deploy.sh \"$TARGET\" \"${IMAGE:-last-good}\""
+    );
+    assert!(minutes(job) > minutes(steps(job).iter().find(|s| s["run"].is_string()).unwrap()));
 }

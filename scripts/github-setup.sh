@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Creates the GitHub environments and variables the workflows need, from
+# the stacks' Terraform outputs, so that nothing is copied by hand.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/github-setup.sh [--dry-run] --reviewer LOGIN [--reviewer LOGIN]... <apprunner|ecs-express>
+
+For the repository named in infra/stacks/<target>/terraform.tfvars, with
+the GitHub CLI (gh, logged in with admin rights on it):
+  - environment production: deployments from main only;
+  - environment destroy: from main only, after one of the reviewers approves;
+  - repository variables, read from terraform outputs, the credentials and
+    the environment: AWS_REGION, AWS_ACCOUNT_ID, TF_STATE_BUCKET,
+    DEPLOY_TARGET (the target given), ECR_REPOSITORY, AWS_PUSH_ROLE_ARN,
+    AWS_DESTROY_ROLE_ARN, AWS_DEPLOY_ROLE_ARN.
+Run it after the target's first deploy. It is safe to run again.
+
+Needs gh, terraform, the AWS CLI, TF_STATE_BUCKET and AWS_REGION.
+
+  --reviewer LOGIN   a GitHub user who must approve a destroy (at least one)
+  --dry-run          print the commands instead of running them
+USAGE
+}
+
+# output STACK NAME: a Terraform output of infra/stacks/STACK.
+output() {
+  if [[ "$DRY_RUN" == true ]]; then
+    run terraform -chdir="$REPO_ROOT/infra/stacks/$1" output -raw "$2"
+    printf '<%s>\n' "$2"
+  else
+    terraform -chdir="$REPO_ROOT/infra/stacks/$1" output -raw "$2" \
+      || die "cannot read the $2 output of infra/stacks/$1: deploy it first"
+  fi
+}
+
+init() {
+  run terraform -chdir="$REPO_ROOT/infra/stacks/$1" init -input=false -reconfigure \
+    -backend-config="bucket=$TF_STATE_BUCKET" -backend-config="region=$REGION" >&2
+}
+
+# with_input TEXT COMMAND...: runs COMMAND with TEXT on its stdin; under
+# --dry-run, prints it instead.
+with_input() {
+  local text="$1"
+  shift
+  if [[ "$DRY_RUN" == true ]]; then
+    printf '%q ' "$@" >&2
+    printf '<<< %q\n' "$text" >&2
+  else
+    printf '%s' "$text" | "$@"
+  fi
+}
+
+# environment NAME JSON: creates or updates an environment, then limits its
+# deployments to main.
+environment() {
+  local name="$1" body="$2" policies=""
+  with_input "$body" gh api --method PUT "repos/$REPOSITORY/environments/$name" --input - >/dev/null \
+    || die "cannot create the $name environment of $REPOSITORY"
+  if [[ "$DRY_RUN" == true ]]; then
+    run gh api "repos/$REPOSITORY/environments/$name/deployment-branch-policies" --jq '.branch_policies[].name'
+  else
+    policies="$(gh api "repos/$REPOSITORY/environments/$name/deployment-branch-policies" \
+      --jq '.branch_policies[].name')" || die "cannot read the branch policies of the $name environment"
+  fi
+  if ! grep -qx main <<<"$policies"; then
+    run gh api --method POST "repos/$REPOSITORY/environments/$name/deployment-branch-policies" \
+      -f name=main -f type=branch >/dev/null || die "cannot limit the $name environment to main"
+  fi
+  printf 'environment %s: deployments from main only\n' "$name" >&2
+}
+
+variable() {
+  run gh variable set "$1" --repo "$REPOSITORY" --body "$2"
+}
+
+main() {
+  local args=() reviewers=()
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      --dry-run) DRY_RUN=true ;;
+      --reviewer)
+        [[ -n "${2:-}" && "${2:-}" != -* ]] || die "--reviewer needs a GitHub login"
+        reviewers+=("$2")
+        shift
+        ;;
+      -*) die "unknown option '$1'; try --help" ;;
+      *) args+=("$1") ;;
+    esac
+    shift
+  done
+  ((${#args[@]} == 1)) || die "give the target the release workflow deploys to: apprunner or ecs-express"
+  local target="${args[0]}"
+  [[ "$target" == apprunner || "$target" == ecs-express ]] \
+    || die "unknown target '$target': use apprunner or ecs-express"
+  ((${#reviewers[@]} > 0)) || die "give at least one --reviewer LOGIN: a destroy must wait for a human"
+  REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
+  [[ -n "$REGION" ]] || die "AWS_REGION is not set; export the region the service runs in"
+  [[ -n "${TF_STATE_BUCKET:-}" ]] || die "TF_STATE_BUCKET is not set; export the bucket scripts/bootstrap.sh printed"
+  check_github_repository "$target"
+  REPOSITORY="$(stack_setting "$target" github_repository)"
+  if [[ "$DRY_RUN" == false ]]; then
+    need gh "install the GitHub CLI (https://cli.github.com) and run gh auth login"
+    need terraform "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
+    need aws "install the AWS CLI v2 (https://aws.amazon.com/cli/)"
+  fi
+
+  # Every value first, so that a failure leaves nothing half set.
+  init registry
+  init "$target"
+  local account push destroy deploy repository
+  if [[ "$DRY_RUN" == true ]]; then
+    run aws sts get-caller-identity --query Account --output text
+    account="<account>"
+  else
+    account="$(aws sts get-caller-identity --query Account --output text)" \
+      || die "cannot tell the AWS account: sign in so that 'aws sts get-caller-identity' works"
+  fi
+  repository="$(output registry repository_name)"
+  push="$(output registry push_role_arn)"
+  destroy="$(output registry destroy_role_arn)"
+  deploy="$(output "$target" deploy_role_arn)"
+
+  local ids=() login id
+  for login in "${reviewers[@]}"; do
+    if [[ "$DRY_RUN" == true ]]; then
+      run gh api "users/$login" --jq .id
+      id=0
+    else
+      id="$(gh api "users/$login" --jq .id)" || die "no GitHub user $login"
+    fi
+    ids+=("{\"type\":\"User\",\"id\":$id}")
+  done
+  local branches='"deployment_branch_policy":{"protected_branches":false,"custom_branch_policies":true}'
+  local joined
+  joined="$(IFS=,; printf '%s' "${ids[*]}")"
+  environment production "{$branches}"
+  environment destroy "{\"reviewers\":[$joined],$branches}"
+
+  variable AWS_REGION "$REGION"
+  variable AWS_ACCOUNT_ID "$account"
+  variable TF_STATE_BUCKET "$TF_STATE_BUCKET"
+  variable DEPLOY_TARGET "$target"
+  variable ECR_REPOSITORY "$repository"
+  variable AWS_PUSH_ROLE_ARN "$push"
+  variable AWS_DESTROY_ROLE_ARN "$destroy"
+  variable AWS_DEPLOY_ROLE_ARN "$deploy"
+  printf 'github-setup: %s is set up to release to %s\n' "$REPOSITORY" "$target" >&2
+}
+
+main "$@"
