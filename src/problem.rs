@@ -56,7 +56,7 @@ impl Problem {
 
     /// The problem type: a stable identifier clients can branch on. Plain
     /// HTTP errors use `about:blank`, as RFC 9457 recommends; the service's
-    /// own use non-dereferenceable `tag:` URIs (RFC 4151), listed in the README.
+    /// own use non-dereferenceable `tag:` URIs (RFC 4151), listed in docs/api.md.
     pub fn type_uri(self) -> &'static str {
         match self {
             Problem::MissingParam => "tag:sre-kata,2026:problem:missing-param",
