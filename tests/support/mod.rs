@@ -119,6 +119,29 @@ impl Service {
         Conn::open(self.addr)
     }
 
+    /// Waits until a fresh connection gets an answer to `/healthz`: after a
+    /// pause the server recovers from (a descriptor flood, say), a new
+    /// client may be refused until the server has noticed the old ones go.
+    pub fn serves_again(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let answered = Conn::try_open(self.addr)
+                .and_then(|mut conn| {
+                    conn.try_exchange("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                        .ok()
+                })
+                .is_some_and(|response| response.status == 200);
+            if answered {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not recover within {PATIENCE:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends one GET on a fresh connection and reads the response.
     pub fn get(&self, target: &str) -> Response {
         let mut conn = self.connect();
