@@ -300,10 +300,17 @@ fn every_stack_setting_is_in_its_example_and_its_settings_file_is_committed() {
     }
 }
 
+/// The provider version every root pins, exactly: without a lock file
+/// (none can be made where the registry is out of reach), a range would let
+/// each `terraform init` in CI take the newest release, and a new release
+/// could change a release's plan, and its rollback's, mid-incident.
+const PROVIDER: &str = "6.62.0";
+
 #[test]
-fn every_root_needs_the_provider_that_has_express_mode() {
-    let mut roots = 0;
+fn roots_pin_the_provider_and_modules_need_the_one_with_express_mode() {
+    let (mut roots, mut modules) = (0, 0);
     for (path, body) in terraform_files() {
+        let root = !path.to_string_lossy().contains("/infra/modules/");
         for (_, terraform) in blocks(&body, "terraform") {
             for providers in terraform
                 .body()
@@ -314,14 +321,133 @@ fn every_root_needs_the_provider_that_has_express_mode() {
                     attribute(providers, "aws").unwrap_or_else(|| panic!("{}", path.display()));
                 let text = format!("{aws}");
                 // aws_ecs_express_gateway_service arrived in 6.23.
-                assert!(
-                    text.contains("\">= 6.23, < 7.0\""),
-                    "{}: {text}",
-                    path.display()
-                );
-                roots += 1;
+                let wanted = if root {
+                    roots += 1;
+                    format!("\"= {PROVIDER}\"")
+                } else {
+                    modules += 1;
+                    "\">= 6.23, < 7.0\"".to_owned()
+                };
+                assert!(text.contains(&wanted), "{}: {text}", path.display());
             }
         }
     }
-    assert!(roots >= 14, "{roots}");
+    assert!(
+        roots >= 4 && modules >= 10,
+        "{roots} roots, {modules} modules"
+    );
+}
+
+/// Terraform's lower() and replace() (literal form), for the WAF's locals.
+fn waf_host_patterns(host: &str) -> Vec<String> {
+    use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+    fn lower(args: FuncArgs) -> Result<hcl::Value, String> {
+        Ok(hcl::Value::from(args[0].as_str().unwrap().to_lowercase()))
+    }
+    fn replace(args: FuncArgs) -> Result<hcl::Value, String> {
+        let [s, from, to] = [0, 1, 2].map(|i| args[i].as_str().unwrap().to_owned());
+        assert!(
+            !from.starts_with('/'),
+            "a regex replace() is not modelled here"
+        );
+        Ok(hcl::Value::from(s.replace(&from, &to)))
+    }
+    let path = repo().join("infra/modules/waf/main.tf");
+    let body: Body = hcl::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let (_, locals) = blocks(&body, "locals")
+        .into_iter()
+        .find(|(_, b)| attribute(b, "hosts").is_some())
+        .expect("the WAF module's local hosts");
+    let mut ctx = Context::new();
+    ctx.declare_var("var", hcl::value!({ host = (host) }));
+    ctx.declare_func(
+        "lower",
+        FuncDef::builder().param(ParamType::String).build(lower),
+    );
+    ctx.declare_func(
+        "replace",
+        FuncDef::builder()
+            .params([ParamType::String, ParamType::String, ParamType::String])
+            .build(replace),
+    );
+    let value = attribute(locals, "hosts").unwrap().evaluate(&ctx).unwrap();
+    let hcl::Value::Array(items) = value else {
+        panic!("{value:?}")
+    };
+    items
+        .into_iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_waf_takes_every_spelling_of_the_services_host_as_its_own() {
+    // Rule 0 lets requests for *other* hosts pass unjudged and unlogged, so
+    // any spelling of ours that it missed would skip every rule. WAF
+    // lowercases the Host header first; the load balancer ignores a port
+    // and a trailing dot when it routes.
+    let host = "AbC12.ecs.eu-west-1.on.aws";
+    let patterns = waf_host_patterns(host);
+    assert_eq!(patterns.len(), 1);
+    let ours = regex::Regex::new(&patterns[0]).unwrap();
+    for spelling in [
+        "abc12.ecs.eu-west-1.on.aws",
+        "abc12.ecs.eu-west-1.on.aws:443",
+        "abc12.ecs.eu-west-1.on.aws.",
+        "abc12.ecs.eu-west-1.on.aws.:443",
+    ] {
+        assert!(ours.is_match(spelling), "{spelling} must get every rule");
+    }
+    for other in [
+        "other.ecs.eu-west-1.on.aws",
+        "abc12xecs.eu-west-1.on.aws",
+        "abc12.ecs.eu-west-1.on.aws.evil.example",
+        "xabc12.ecs.eu-west-1.on.aws",
+        "abc12.ecs.eu-west-1.on.aws:443x",
+        "",
+    ] {
+        assert!(!ours.is_match(other), "{other:?} is another host");
+    }
+    assert!(patterns[0].len() <= 512, "WAF's limit on a regex_string");
+}
+
+#[test]
+fn ecr_keeps_the_images_recorded_as_good_whatever_is_pushed_after_them() {
+    use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+    fn identity(args: FuncArgs) -> Result<hcl::Value, String> {
+        Ok(args[0].clone())
+    }
+    let path = repo().join("infra/modules/ecr/main.tf");
+    let body: Body = hcl::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let (_, policy) = blocks(&body, "resource")
+        .into_iter()
+        .find(|(kind, _)| *kind == "aws_ecr_lifecycle_policy")
+        .expect("a lifecycle policy");
+    let mut ctx = Context::new();
+    ctx.declare_var(
+        "var",
+        hcl::value!({ keep_images = 50, keep_good_images = 10, untagged_expiry_days = 1 }),
+    );
+    ctx.declare_func(
+        "jsonencode",
+        FuncDef::builder().param(ParamType::Any).build(identity),
+    );
+    let value = attribute(policy, "policy").unwrap().evaluate(&ctx).unwrap();
+    let policy = serde_json::to_value(&value).unwrap();
+    let rules = policy["rules"].as_array().unwrap();
+    let priority = |wanted: &dyn Fn(&serde_json::Value) -> bool| {
+        rules
+            .iter()
+            .find(|r| wanted(&r["selection"]))
+            .map(|r| r["rulePriority"].as_u64().unwrap())
+    };
+    // scripts/last-good.sh tags what it records good-<digest>.
+    let script = std::fs::read_to_string(repo().join("scripts/last-good.sh")).unwrap();
+    assert!(script.contains("tag=\"good-${digest#sha256:}\""));
+    // An image a rule selects by tag is never expired by a later rule
+    // (ECR's lifecycle evaluation), so the good ones must come first.
+    let good = priority(&|s| s["tagPrefixList"] == serde_json::json!(["good-"]))
+        .expect("a rule for the good- images");
+    let any = priority(&|s| s["tagStatus"] == "any").expect("a rule for any image");
+    assert!(good < any, "good-: {good}, any: {any}");
 }

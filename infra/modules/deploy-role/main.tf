@@ -83,6 +83,16 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
+  # --- keeping the last good image (scripts/last-good.sh record) ----------
+
+  statement {
+    sid = "TagTheLastGoodImageToKeepIt"
+    # BatchGetImage reads the manifest that PutImage tags good-<digest>; the
+    # repository's tags are immutable, so no tag can be moved.
+    actions   = ["ecr:BatchGetImage", "ecr:PutImage"]
+    resources = [var.repository_arn]
+  }
+
   # --- refreshing the stack -------------------------------------------------
 
   statement {

@@ -43,6 +43,16 @@ variable "state_bucket" {
   }
 }
 
+variable "repository_arn" {
+  description = "ARN of the ECR repository the images come from: the role tags the image it records as good, so the repository's lifecycle keeps it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/", var.repository_arn))
+    error_message = "Give an ECR repository ARN (arn:<partition>:ecr:<region>:<account>:repository/<name>)."
+  }
+}
+
 variable "refresh" {
   description = "ARNs of the stack's resources that `terraform plan` refreshes, by kind. The role may read exactly these; infra/permissions/calls.yaml lists each kind's calls."
   type = object({

@@ -34,7 +34,21 @@ resource "aws_ecr_lifecycle_policy" "this" {
         action = { type = "expire" }
       },
       {
+        # An image a rule selects by its tags is never expired by a later
+        # rule: the images recorded as good (scripts/last-good.sh tags them
+        # good-<digest>) are kept here, however many pushes follow them.
         rulePriority = 2
+        description  = "Keep the newest images that passed a smoke test: the rollback targets."
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["good-"]
+          countType     = "imageCountMoreThan"
+          countNumber   = var.keep_good_images
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 3
         description  = "Keep the newest images; older ones can no longer be rolled back to."
         selection = {
           tagStatus   = "any"

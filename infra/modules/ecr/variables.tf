@@ -19,6 +19,17 @@ variable "keep_images" {
   }
 }
 
+variable "keep_good_images" {
+  description = "How many images recorded as good (tagged good-<digest> by scripts/last-good.sh) to keep, newest first, beyond keep_images."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.keep_good_images >= 1 && var.keep_good_images <= 100 && floor(var.keep_good_images) == var.keep_good_images
+    error_message = "Keep 1 to 100 good images: the last good one is the rollback target."
+  }
+}
+
 variable "untagged_expiry_days" {
   description = "Days after which untagged images (leftovers of interrupted pushes) are deleted."
   type        = number

@@ -148,6 +148,13 @@ resource "aws_ecs_express_gateway_service" "this" {
     max_task_count            = var.max_tasks
   }]
 
+  # The provider waits up to 30 minutes by default; the release's deploy
+  # step (35 minutes) must end with Terraform's own error, not be killed
+  # mid-apply with the state lock held. tests/workflows.rs checks the sum.
+  timeouts {
+    update = "20m"
+  }
+
   # Deleting the roles' policies first would leave the service stuck draining.
   depends_on = [
     aws_iam_role_policy.execution,

@@ -15,7 +15,11 @@ data "aws_caller_identity" "current" {}
 locals {
   # Rule names double as CloudWatch metric names.
   metric_prefix = replace(var.name, "-", "_")
-  hosts         = var.host == null ? [] : [lower(var.host)]
+  # The service's host as a client may spell it in the Host header (WAF
+  # sees HTTP/2's :authority there): any case, a trailing dot, a port. Rule
+  # 0 lets every other host pass unjudged, so a spelling it missed that the
+  # load balancer still routes here would skip every rule.
+  hosts = var.host == null ? [] : ["^${replace(lower(var.host), ".", "\\.")}\\.?(:[0-9]+)?$"]
   # WAF prefixes a rule's labels with the web ACL's namespace.
   other_host_label = "awswaf:${data.aws_caller_identity.current.account_id}:webacl:${var.name}:other-host"
 }
@@ -43,9 +47,8 @@ resource "aws_wafv2_web_acl" "this" {
       statement {
         not_statement {
           statement {
-            byte_match_statement {
-              search_string         = rule.value
-              positional_constraint = "EXACTLY"
+            regex_match_statement {
+              regex_string = rule.value
 
               field_to_match {
                 single_header {

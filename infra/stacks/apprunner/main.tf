@@ -92,6 +92,7 @@ module "deploy_role" {
   subjects          = var.deploy_subjects
   oidc_provider_arn = local.oidc_provider_arn
   state_bucket      = var.state_bucket
+  repository_arn    = local.repository_arn
 
   refresh = {
     roles                    = [module.service.access_role_arn]

@@ -3,8 +3,10 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 6.23, < 7.0"
+      source = "hashicorp/aws"
+      # Exactly one release, so that a new one cannot change a release's plan
+      # (or its rollback's) unannounced; upgrade it here, on purpose.
+      version = "= 6.62.0"
     }
   }
 

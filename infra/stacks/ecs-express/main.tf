@@ -112,6 +112,7 @@ module "deploy_role" {
   subjects          = var.deploy_subjects
   oidc_provider_arn = local.oidc_provider_arn
   state_bucket      = var.state_bucket
+  repository_arn    = local.repository_arn
 
   refresh = {
     roles                    = [module.service.execution_role_arn, module.service.infrastructure_role_arn]
