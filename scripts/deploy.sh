@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/deploy.sh [--dry-run] <apprunner|ecs-express> <image-digest|last-good>
+Usage: scripts/deploy.sh [--dry-run] [--first] <apprunner|ecs-express> <image-digest|last-good>
 
 Deploys IMAGE-DIGEST (REGISTRY/REPOSITORY@sha256:..., as scripts/push.sh
 prints it) with infra/stacks/<target> and its committed terraform.tfvars.
@@ -25,8 +25,11 @@ In order:
      from, for the WAF; a first deploy applies once more to put the WAF in
      front of it. Moving the WAF takes an administrator: in GitHub Actions
      it stops instead.
-  3. terraform plan, then apply of exactly that plan;
-  4. scripts/smoke.sh against the service URL;
+  3. terraform plan, then apply of exactly that plan; in GitHub Actions it
+     stops before apply if the plan changes anything but the service, or
+     replaces the service;
+  4. scripts/smoke.sh against the service URL, and a check that the
+     service runs the image (AWS may have rolled the deployment back);
   5. records the image as the stack's last good one.
 
 Needs terraform and the AWS CLI, and in the environment:
@@ -35,16 +38,49 @@ Needs terraform and the AWS CLI, and in the environment:
   AWS credentials that may apply the stack
 In GitHub Actions, service_url goes to \$GITHUB_OUTPUT.
 
+  --first     for a stack whose first deploy failed: it has resources
+              but no last good image has ever been recorded. Deploys as a
+              first deploy, without a rollback target. It needs
+              credentials that may list the state bucket (an
+              administrator's), so that a missing record is told apart
+              from one that cannot be read.
   --dry-run   print the commands instead of running them; it assumes a
               stack that exists, since it cannot read the state
+
+A plan or apply waits up to 2 minutes for the state lock; a lock left by a
+run that was killed is named, with the command that clears it.
 USAGE
 }
 
 readonly DIGEST_PATTERN='^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$'
 
-# tf ARGS...: terraform on the chosen stack.
+# tf ARGS...: terraform on the chosen stack; its output goes to stderr.
 tf() {
-  run terraform -chdir="$STACK_DIR" "$@"
+  run terraform -chdir="$STACK_DIR" "$@" >&2
+}
+
+# tf_locking plan|apply ARGS...: a terraform command that locks the state.
+# It waits up to 2 minutes for the lock; if the lock is still held, it
+# names the lock and the command that clears it. A run killed mid-apply
+# (a step timeout, a cancelled job) leaves its lock behind.
+tf_locking() {
+  local command="$1" errors status=0 id
+  shift
+  if [[ "$DRY_RUN" == true ]]; then
+    run terraform -chdir="$STACK_DIR" "$command" -lock-timeout=2m "$@"
+    return 0
+  fi
+  errors="$(mktemp)"
+  # Terraform writes progress to stdout and only problems to stderr, so
+  # stderr can be held back and shown after.
+  terraform -chdir="$STACK_DIR" "$command" -lock-timeout=2m "$@" >&2 2>"$errors" || status=$?
+  cat "$errors" >&2
+  if ((status != 0)) && grep -q 'Error acquiring the state lock' "$errors"; then
+    id="$(grep -Eo 'ID: +[0-9a-f-]{36}' "$errors" | head -n 1 | awk '{print $2}')"
+    say "the $TARGET state is locked (by whom and since when: above). If that run is dead (a timeout or a cancelled job), and no other runs: terraform -chdir=infra/stacks/$TARGET force-unlock ${id:-<ID above>}"
+  fi
+  rm -f "$errors"
+  return "$status"
 }
 
 # tf_read ARGS... : terraform on the stack for a value; under --dry-run it
@@ -124,11 +160,16 @@ preflight_ecs_express() {
 
 # load_balancer: prints the load balancer Express Mode serves the service
 # from, read from the current service revision (Terraform cannot see it).
+# Returns 1, with the reason on stderr, if there is none yet.
 load_balancer() {
   local revision lb
   TF_DRY_VALUE="arn:aws:ecs:$REGION:123456789012:service-revision/sre-kata/sre-kata/1"
-  revision="$(tf_read output -raw service_revision_arn)" \
-    || die "cannot read the service revision from the ecs-express state"
+  if [[ "$DRY_RUN" == true ]]; then
+    revision="$(tf_read output -raw service_revision_arn)"
+  elif ! revision="$(terraform -chdir="$STACK_DIR" output -raw service_revision_arn 2>/dev/null)"; then
+    say "the ecs-express state names no service revision yet"
+    return 1
+  fi
   if [[ "$DRY_RUN" == true ]]; then
     run aws ecs describe-service-revisions --region "$REGION" --service-revision-arns "$revision" \
       --query 'serviceRevisions[0].ecsManagedResources.ingressPaths[0].loadBalancer.arn' --output text
@@ -136,10 +177,14 @@ load_balancer() {
     return 0
   fi
   lb="$(aws ecs describe-service-revisions --region "$REGION" --service-revision-arns "$revision" \
-    --query 'serviceRevisions[0].ecsManagedResources.ingressPaths[0].loadBalancer.arn' --output text)" \
-    || die "cannot describe the service revision $revision to find its load balancer"
-  [[ "$lb" == arn:*:elasticloadbalancing:* ]] \
-    || die "the service revision $revision names no load balancer (got '$lb'); deploy again once Express Mode has made it"
+    --query 'serviceRevisions[0].ecsManagedResources.ingressPaths[0].loadBalancer.arn' --output text)" || {
+    say "cannot describe the service revision $revision to find its load balancer"
+    return 1
+  }
+  [[ "$lb" == arn:*:elasticloadbalancing:* ]] || {
+    say "the service revision $revision names no load balancer (got '$lb')"
+    return 1
+  }
   printf '%s\n' "$lb"
 }
 
@@ -164,9 +209,9 @@ waf_target() {
 }
 
 # plan_changes_only_the_service: in GitHub Actions, where the deploy role
-# may change the service alone, a plan that changes more (a setting
-# committed but not applied) would stop halfway through apply; it stops
-# before instead.
+# may update the service alone, a plan that changes more (a setting
+# committed but not applied) or replaces the service (a setting that forces
+# it) would stop halfway through apply; it stops before instead.
 plan_changes_only_the_service() {
   [[ "${GITHUB_ACTIONS:-}" == true ]] || return 0
   local service others
@@ -179,26 +224,66 @@ plan_changes_only_the_service() {
     return 0
   fi
   need jq "install jq (Debian: apt-get install jq)"
+  # Data sources show up as ["read"], and are only read.
   others="$(terraform -chdir="$STACK_DIR" show -json deploy.tfplan | jq -r --arg service "$service" \
-    '.resource_changes[]? | select(.address != $service)
-      | select(.change.actions != ["no-op"] and .change.actions != ["read"]) | .address')" \
+    '.resource_changes[]? | select(.change.actions != ["no-op"] and .change.actions != ["read"])
+      | select(.address != $service or .change.actions != ["update"])
+      | "\(.address) (\(.change.actions | join("+")))"')" \
     || die "cannot read the plan to check what it changes"
   [[ -z "$others" ]] \
-    || die "the plan changes $(paste -sd ' ' <<<"$others") besides the service: an administrator applies settings first (scripts/deploy.sh $TARGET last-good)"
+    || die "the plan would $(paste -sd ' ' <<<"$others"), and the deploy role may only update the service in place: an administrator applies settings first (scripts/deploy.sh $TARGET last-good)"
 }
 
 plan_and_apply() {
-  tf plan -input=false -out=deploy.tfplan -var "image=$1" -var "state_bucket=$TF_STATE_BUCKET" "${@:2}"
+  tf_locking plan -input=false -out=deploy.tfplan -var "image=$1" -var "state_bucket=$TF_STATE_BUCKET" "${@:2}"
   plan_changes_only_the_service
-  tf apply -input=false deploy.tfplan
+  tf_locking apply -input=false deploy.tfplan
+}
+
+# check_running IMAGE: the smoke test cannot tell which image answered, and
+# AWS can roll a failed deployment back on its own; what the service runs
+# is asked of AWS before IMAGE is recorded as good.
+check_running() {
+  local image="$1" arn running
+  TF_DRY_VALUE="(the service ARN)"
+  arn="$(tf_read output -raw service_arn)" || die "cannot read the service ARN from the $TARGET state"
+  if [[ "$DRY_RUN" == true ]]; then
+    service_image "$TARGET" "$arn"
+    return 0
+  fi
+  running="$(service_image "$TARGET" "$arn")" || die "cannot ask AWS which image $TARGET runs; $image is not recorded as good"
+  [[ "$running" == "$image" ]] \
+    || die "$TARGET runs $running, not $image: AWS rolled the deployment back; $image is not recorded as good"
+  say "$TARGET runs $image"
+}
+
+# rollback_target: prints the stack's last good image. With --first, a
+# stack that has none is deployed without one (empty output); a record
+# that cannot be read always stops the deploy.
+rollback_target() {
+  local status=0
+  if [[ "$DRY_RUN" == true && "$FIRST" == true ]]; then
+    last_good get "$TARGET" >/dev/null
+    return 0
+  fi
+  last_good get "$TARGET" || status=$?
+  ((status == 0)) && return 0
+  if [[ "$FIRST" == true && "$status" == 3 ]]; then
+    return 0
+  elif [[ "$FIRST" == true ]]; then
+    die "stopping before the plan: --first needs the record to be missing, not unreadable; run it with credentials that may list s3://$TF_STATE_BUCKET (an administrator's)"
+  fi
+  die "stopping before the plan: $TARGET has resources but its last good image cannot be read (a first deploy that failed: scripts/deploy.sh --first $TARGET <image-digest>; a stack deployed before the record existed: scripts/last-good.sh adopt $TARGET)"
 }
 
 main() {
   local args=()
+  FIRST=false
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
       --dry-run) DRY_RUN=true ;;
+      --first) FIRST=true ;;
       -*) die "unknown option '$1'; try --help" ;;
       *) args+=("$1") ;;
     esac
@@ -211,6 +296,8 @@ main() {
     || die "unknown target '$TARGET': use apprunner (App Runner accounts) or ecs-express (everyone else)"
   [[ "$image" == last-good || "$image" =~ $DIGEST_PATTERN ]] \
     || die "the image must be given by digest (REGISTRY/REPOSITORY@sha256:<64 hex>), as scripts/push.sh prints it, or as last-good; never a tag"
+  [[ "$FIRST" == false || "$image" != last-good ]] \
+    || die "--first deploys a stack that has no last good image: give an image digest"
 
   REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   [[ -n "$REGION" ]] || die "AWS_REGION is not set; export the region the service runs in"
@@ -224,8 +311,10 @@ main() {
 
   # -reconfigure: a checkout that ran init before the backend gained
   # kms_key_id would otherwise stop and ask; the bucket and key are the same.
-  tf init -input=false -reconfigure -backend-config="bucket=$TF_STATE_BUCKET" -backend-config="region=$REGION" >&2
+  tf init -input=false -reconfigure -backend-config="bucket=$TF_STATE_BUCKET" -backend-config="region=$REGION"
 
+  # first: no good image yet, so nothing to roll back to, and the service
+  # and its endpoint may be brand new.
   local first=false last_good=""
   if state_is_empty; then
     first=true
@@ -233,9 +322,15 @@ main() {
     say "first deploy of $TARGET: nothing to roll back to; checking the prerequisites"
     "preflight_${TARGET//-/_}"
   else
-    last_good="$(last_good get "$TARGET")" \
-      || die "stopping before the plan: $TARGET has resources but its last good image cannot be read (for a stack deployed before the record existed: scripts/last-good.sh adopt $TARGET)"
-    say "last good image (the rollback target): $last_good"
+    last_good="$(rollback_target)"
+    if [[ -n "$last_good" ]]; then
+      [[ "$FIRST" == false ]] \
+        || die "--first is for a stack that has never had a last good image, and $TARGET has one: $last_good"
+      say "last good image (the rollback target): $last_good"
+    else
+      first=true
+      say "--first: no last good image was ever recorded for $TARGET; deploying without a rollback target"
+    fi
   fi
   if [[ "$image" == last-good ]]; then
     image="$last_good"
@@ -243,25 +338,31 @@ main() {
   fi
 
   local lb=() address
-  if [[ "$TARGET" == ecs-express && "$first" == false ]]; then
-    address="$(load_balancer)"
-    waf_target "$address"
-    lb=(-var "load_balancer_arn=$address")
+  if [[ "$TARGET" == ecs-express ]]; then
+    if address="$(load_balancer)"; then
+      waf_target "$address"
+      lb=(-var "load_balancer_arn=$address")
+    elif [[ "$first" == false ]]; then
+      die "stopping before the plan: cannot find the load balancer Express Mode serves $TARGET from (above)"
+    fi
   fi
   plan_and_apply "$image" "${lb[@]}"
-  if [[ "$TARGET" == ecs-express && "$first" == true ]]; then
-    address="$(load_balancer)"
+  if [[ "$TARGET" == ecs-express && ${#lb[@]} == 0 ]]; then
+    address="$(load_balancer)" \
+      || die "the service is deployed but Express Mode names no load balancer yet, so the WAF is not in front of it: run scripts/deploy.sh --first $TARGET $image again in a few minutes"
     say "first deploy: putting the web ACL in front of $address, the load balancer Express Mode made"
     plan_and_apply "$image" -var "load_balancer_arn=$address"
   fi
 
-  local url
+  local url smoke=("$REPO_ROOT/scripts/smoke.sh")
   TF_DRY_VALUE="https://service-url.invalid"
   url="$(tf_read output -raw service_url)" || die "cannot read the service URL from the $TARGET state"
   github_output service_url "$url"
-  local smoke=("$REPO_ROOT/scripts/smoke.sh")
   [[ "$DRY_RUN" == true ]] && smoke+=(--dry-run)
-  "${smoke[@]}" "$url"
+  # A new endpoint's name and certificate can lag the service itself.
+  [[ "$first" == true ]] && smoke+=(--fresh)
+  "${smoke[@]}" "$url" >&2
+  check_running "$image"
   last_good record "$TARGET" "$image"
 }
 

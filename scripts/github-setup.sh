@@ -11,8 +11,10 @@ Usage: scripts/github-setup.sh [--dry-run] --reviewer LOGIN [--reviewer LOGIN]..
 
 For the repository named in infra/stacks/<target>/terraform.tfvars, with
 the GitHub CLI (gh, logged in with admin rights on it):
-  - environment production: deployments from main only;
-  - environment destroy: from main only, after one of the reviewers approves;
+  - environment destroy: from main only, after one of the reviewers
+    approves (set again on every run);
+  - environment production: deployments from main only (created once; the
+    rules an administrator adds to it later, such as reviewers, stay);
   - repository variables, read from terraform outputs, the credentials and
     the environment: AWS_REGION, AWS_ACCOUNT_ID, TF_STATE_BUCKET,
     DEPLOY_TARGET (the target given), ECR_REPOSITORY, AWS_PUSH_ROLE_ARN,
@@ -55,12 +57,35 @@ with_input() {
   fi
 }
 
-# environment NAME JSON: creates or updates an environment, then limits its
-# deployments to main.
-environment() {
-  local name="$1" body="$2" policies=""
-  with_input "$body" gh api --method PUT "repos/$REPOSITORY/environments/$name" --input - >/dev/null \
-    || die "cannot create the $name environment of $REPOSITORY"
+# put_environment NAME JSON: creates or replaces an environment's settings.
+put_environment() {
+  local name="$1" body="$2" error
+  if [[ "$DRY_RUN" == true ]]; then
+    with_input "$body" gh api --method PUT "repos/$REPOSITORY/environments/$name" --input -
+    return 0
+  fi
+  error="$(mktemp)"
+  if ! with_input "$body" gh api --method PUT "repos/$REPOSITORY/environments/$name" --input - >/dev/null 2>"$error"; then
+    if grep -qi 'reviewer' "$error"; then
+      die "GitHub refused required reviewers for the $name environment (a private repository needs GitHub Enterprise for them): $(head -n 1 "$error")"
+    fi
+    die "cannot create the $name environment of $REPOSITORY: $(head -n 1 "$error")"
+  fi
+  rm -f "$error"
+}
+
+# environment_exists NAME: true if the repository has the environment.
+environment_exists() {
+  if [[ "$DRY_RUN" == true ]]; then
+    run gh api "repos/$REPOSITORY/environments/$1" --silent
+    return 1
+  fi
+  gh api "repos/$REPOSITORY/environments/$1" --silent >/dev/null 2>&1
+}
+
+# main_only NAME: limits the environment's deployments to main.
+main_only() {
+  local name="$1" policies=""
   if [[ "$DRY_RUN" == true ]]; then
     run gh api "repos/$REPOSITORY/environments/$name/deployment-branch-policies" --jq '.branch_policies[].name'
   else
@@ -139,8 +164,18 @@ main() {
   local branches='"deployment_branch_policy":{"protected_branches":false,"custom_branch_policies":true}'
   local joined
   joined="$(IFS=,; printf '%s' "${ids[*]}")"
-  environment production "{$branches}"
-  environment destroy "{\"reviewers\":[$joined],$branches}"
+  # destroy first: its reviewers are what GitHub may refuse (private
+  # repositories without Enterprise), and then nothing else is set yet.
+  put_environment destroy "{\"reviewers\":[$joined],$branches}"
+  main_only destroy
+  # production is created once: a PUT would replace the protection rules
+  # (e.g. reviewers) an administrator has added since.
+  if environment_exists production; then
+    printf 'environment production: exists; its protection rules stay as they are\n' >&2
+  else
+    put_environment production "{$branches}"
+  fi
+  main_only production
 
   variable AWS_REGION "$REGION"
   variable AWS_ACCOUNT_ID "$account"

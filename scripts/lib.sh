@@ -130,6 +130,20 @@ check_github_repository() {
   fi
 }
 
+# service_image TARGET SERVICE-ARN: prints the image the service runs now,
+# as AWS reports it; the state keeps the image of a failed apply too.
+service_image() {
+  local region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
+  case "$1" in
+    apprunner)
+      run aws apprunner describe-service --region "$region" --service-arn "$2" \
+        --query Service.SourceConfiguration.ImageRepository.ImageIdentifier --output text ;;
+    ecs-express)
+      run aws ecs describe-express-gateway-service --region "$region" --service-arn "$2" \
+        --query 'service.activeConfigurations[0].primaryContainer.image' --output text ;;
+  esac
+}
+
 # crate_version: prints the version in Cargo.toml.
 crate_version() {
   sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -n 1

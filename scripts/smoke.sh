@@ -6,7 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/smoke.sh [--dry-run] [--wait SECONDS] BASE_URL
+Usage: scripts/smoke.sh [--dry-run] [--fresh] [--wait SECONDS] BASE_URL
 
 Checks the service at BASE_URL (e.g. https://abc.eu-west-1.awsapprunner.com;
 plain http only for localhost, 127.0.0.1 or [::1]): waits up to --wait
@@ -17,6 +17,10 @@ Errors that waiting cannot fix (no such host, connection refused, a TLS or
 certificate failure) end the wait at once. Passed checks print on stdout,
 failures on stderr; it exits 1 if any check failed.
 
+  --fresh     the endpoint is brand new (scripts/deploy.sh says so on a
+              first deploy): its DNS name, listener and TLS handshake can
+              lag the service, so no such host, connection refused and a
+              failed TLS connect are waited out too
   --dry-run   print the requests instead of sending them
 USAGE
 }
@@ -46,9 +50,11 @@ fetch() {
 
 # permanent CURL_EXIT: true for errors no wait will fix: a malformed URL,
 # an unknown host, a refused connection, TLS and certificate failures.
+# Under --fresh, the first three of those can be a new endpoint's lag.
 permanent() {
   case "$1" in
-    3 | 6 | 7 | 35 | 51 | 53 | 54 | 58 | 59 | 60 | 77 | 80 | 82 | 83 | 90 | 91) return 0 ;;
+    6 | 7 | 35) [[ "$FRESH" == false ]] ;;
+    3 | 51 | 53 | 54 | 58 | 59 | 60 | 77 | 80 | 82 | 83 | 90 | 91) return 0 ;;
     *) return 1 ;;
   esac
 }
@@ -109,11 +115,13 @@ check_scheme() {
 
 main() {
   WAIT=120
+  FRESH=false
   BASE_URL=""
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
       --dry-run) DRY_RUN=true ;;
+      --fresh) FRESH=true ;;
       --wait)
         [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--wait needs a number of seconds"
         WAIT="$2"

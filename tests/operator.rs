@@ -52,6 +52,22 @@ case "${args[0]:-}" in
     cat "$S/outputs/$name"
     exit 0 ;;
   plan)
+    if [[ -e "$F/locked" ]]; then
+      cat >&2 <<'LOCK'
+╷
+│ Error: Error acquiring the state lock
+│
+│ Error message: operation error S3: PutObject, https response error
+│ StatusCode: 412, PreconditionFailed
+│ Lock Info:
+│   ID:        8d1f0c2e-5b7a-4c3d-9e21-0a6b4c2d9f10
+│   Path:      state-bucket/ecs-express/terraform.tfstate
+│   Operation: OperationTypeApply
+│   Who:       runner@fv-az123
+╵
+LOCK
+      exit 1
+    fi
     rm -f "$S/planned" "$S/planned-lb"
     for a in "${args[@]}"; do
       case "$a" in
@@ -67,6 +83,9 @@ case "${args[0]:-}" in
     printf '%s' "$image" >"$S/outputs/image"
     if grep -qxF "$image" "$F/bad-apply" 2>/dev/null; then echo "Error: deployment failed" >&2; exit 1; fi
     echo "module.service.aws_ecs_express_gateway_service.this" >"$S/resources"
+    printf 'arn:aws:%s:eu-west-1:123456789012:service/%s' "$stack" "$stack" >"$S/outputs/service_arn"
+    # What AWS runs: the new image, unless AWS rolled the deployment back.
+    if grep -qxF "$image" "$F/aws-rolls-back" 2>/dev/null; then :; else printf '%s' "$image" >"$S/running"; fi
     if grep -qxF "$image" "$F/bad-smoke" 2>/dev/null; then cp "$F/dead-url" "$S/outputs/service_url"
     else cp "$F/good-url" "$S/outputs/service_url"; fi
     printf 'arn:aws:ecs:eu-west-1:123456789012:service-revision/sre-kata/sre-kata/1' >"$S/outputs/service_revision_arn"
@@ -99,6 +118,7 @@ case "$1 $2" in
     if [[ -e "$F/fail-s3" ]]; then echo "An error occurred (AccessDenied) when calling the GetObject operation: Access Denied" >&2; exit 1; fi
     if [[ "$dst" == - ]]; then
       key="${src#s3://}"
+      if [[ ! -e "$F/s3/$key" && -e "$F/can-list" ]]; then echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \"$key\" does not exist" >&2; exit 1; fi
       if [[ ! -e "$F/s3/$key" ]]; then echo "fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden" >&2; exit 1; fi
       cat "$F/s3/$key"
     else
@@ -106,7 +126,21 @@ case "$1 $2" in
       mkdir -p "$(dirname "$F/s3/$key")"
       cat >"$F/s3/$key"
     fi ;;
-  "ecs describe-service-revisions") cat "$F/lb" ;;
+  "ecs describe-service-revisions")
+    if [[ -e "$F/lb" ]]; then cat "$F/lb"; else echo None; fi ;;
+  "ecs describe-express-gateway-service") cat "$F/stacks/ecs-express/running" ;;
+  "apprunner describe-service") cat "$F/stacks/apprunner/running" ;;
+  "ecr batch-get-image")
+    case "$*" in
+      *imageManifestMediaType*) echo application/vnd.docker.distribution.manifest.v2+json ;;
+      *) echo '{"schemaVersion": 2}' ;;
+    esac ;;
+  "ecr put-image")
+    tag="$(printf '%s\n' "$@" | grep -A1 -x -- --image-tag | tail -n 1)"
+    if grep -qxF "$tag" "$F/ecr-tags" 2>/dev/null; then
+      echo "An error occurred (ImageAlreadyExistsException) when calling the PutImage operation" >&2; exit 254
+    fi
+    echo "$tag" >>"$F/ecr-tags" ;;
   "apprunner list-services")
     if [[ -e "$F/no-apprunner" ]]; then echo "An error occurred (AccessDeniedException)" >&2; exit 254; fi
     echo '{"ServiceSummaryList": []}' ;;
@@ -132,6 +166,13 @@ set -u
 printf 'gh %s\n' "$*" >>"$FAKE_DIR/log"
 case "$*" in
   "api users/"*) echo 4242 ;;
+  *"environments/production --silent") [[ -e "$FAKE_DIR/env-production" ]] || exit 1 ;;
+  *"--method PUT"*"--input -")
+    body="$(cat)"
+    printf 'gh stdin %s\n' "$body" >>"$FAKE_DIR/log"
+    if [[ -e "$FAKE_DIR/no-reviewers" && "$body" == *reviewers* ]]; then
+      echo 'gh: Failed to create the environment: required reviewers are not available for this repository (HTTP 422)' >&2; exit 1
+    fi ;;
   *"deployment-branch-policies --jq"*) ;;
   *"--input -"*) printf 'gh stdin %s\n' "$(cat)" >>"$FAKE_DIR/log" ;;
 esac
@@ -282,6 +323,11 @@ impl Operator {
     /// A stack that has been deployed, with `image` recorded as last good.
     fn deployed(&self, target: &str, image: &str) {
         self.set(&format!("stacks/{target}/resources"), "module.service.x\n");
+        self.set(&format!("stacks/{target}/running"), image);
+        self.set(
+            &format!("stacks/{target}/outputs/service_arn"),
+            &format!("arn:aws:{target}:eu-west-1:123456789012:service/{target}"),
+        );
         self.set(
             &format!("s3/state-bucket/{target}/last-good-image"),
             &format!("{image}\n"),
@@ -521,6 +567,25 @@ fn adopt_records_the_live_image_only_if_it_passes_the_smoke_test() {
     let op = Operator::new();
     let _service = with_service(&op);
     op.set("stacks/apprunner/outputs/image", A);
+    op.set(
+        "stacks/apprunner/outputs/service_arn",
+        "arn:aws:apprunner:x",
+    );
+    op.set(
+        "stacks/apprunner/outputs/service_url",
+        &std::fs::read_to_string(op.fake().join("good-url")).unwrap(),
+    );
+    // The state names A, but AWS runs B (an apply that failed and rolled
+    // back keeps A in the state): nothing is adopted.
+    op.set("stacks/apprunner/running", B);
+    let mismatch = op.run("last-good.sh", &["adopt", "apprunner"], &[]);
+    assert_one_line_error(
+        &mismatch,
+        &format!("apprunner runs {B}, but its state names {A}"),
+    );
+    assert_eq!(op.last_good("apprunner"), None);
+
+    op.set("stacks/apprunner/running", A);
     op.set(
         "stacks/apprunner/outputs/service_url",
         &std::fs::read_to_string(op.fake().join("dead-url")).unwrap(),
@@ -804,12 +869,22 @@ fn in_github_actions_a_plan_that_changes_more_than_the_service_is_not_applied() 
     let refused = op.deploy(&["apprunner", B], &env);
     assert_one_line_error(
         &refused,
-        "module.alarms.aws_sns_topic_subscription.email[0] besides the service",
+        "the plan would module.alarms.aws_sns_topic_subscription.email[0] (create)",
     );
     assert!(!op.log().contains(" apply "), "{}", op.log());
     assert_eq!(op.last_good("apprunner").as_deref(), Some(A));
 
-    // Only the service: applied.
+    // A replacement of the service (a setting that forces one) is more
+    // than an update: refused too.
+    op.set(
+        "stacks/apprunner/plan.json",
+        r#"{"resource_changes": [{"address": "module.service.aws_apprunner_service.this", "change": {"actions": ["delete", "create"]}}]}"#,
+    );
+    let replaced = op.deploy(&["apprunner", B], &env);
+    assert_one_line_error(&replaced, "aws_apprunner_service.this (delete+create)");
+    assert!(!op.log().contains(" apply "), "{}", op.log());
+
+    // Only an update of the service: applied.
     op.set(
         "stacks/apprunner/plan.json",
         r#"{"resource_changes": [{"address": "module.service.aws_apprunner_service.this", "change": {"actions": ["update"]}}]}"#,
@@ -817,4 +892,179 @@ fn in_github_actions_a_plan_that_changes_more_than_the_service_is_not_applied() 
     let applied = op.deploy(&["apprunner", B], &env);
     assert!(applied.status.success(), "{}", stderr(&applied));
     assert_eq!(op.last_good("apprunner").as_deref(), Some(B));
+}
+
+#[test]
+fn a_failed_first_deploy_is_finished_with_first_never_with_a_guess() {
+    // The first deploy applies, but Express Mode has no load balancer yet.
+    let op = Operator::new();
+    let _service = with_service(&op);
+    op.set("vpc", "vpc-0123\n");
+    op.set("subnets", "2\n");
+    let first = op.deploy(&["ecs-express", A], &[]);
+    assert_one_line_error(
+        &first,
+        &format!("scripts/deploy.sh --first ecs-express {A}"),
+    );
+    assert_eq!(op.last_good("ecs-express"), None);
+
+    // Deploying as usual stops before the plan and names the way out.
+    op.clear_log();
+    let again = op.deploy(&["ecs-express", A], &[]);
+    assert_one_line_error(
+        &again,
+        "scripts/deploy.sh --first ecs-express <image-digest>",
+    );
+    assert!(planned_images(&op.log()).is_empty());
+
+    // --first with the deploy role's view (403 for a missing record) cannot
+    // tell missing from refused, so it stops.
+    op.set("lb", &format!("{LB}\n"));
+    let blind = op.deploy(&["--first", "ecs-express", A], &[]);
+    assert_one_line_error(
+        &blind,
+        "--first needs the record to be missing, not unreadable",
+    );
+    assert!(planned_images(&op.log()).is_empty());
+
+    // An administrator's --first: the load balancer exists now, one apply.
+    op.set("can-list", "");
+    op.clear_log();
+    let finished = op.deploy(&["--first", "ecs-express", A], &[]);
+    assert!(finished.status.success(), "{}", stderr(&finished));
+    assert_eq!(planned_images(&op.log()), [A]);
+    assert!(op.log().contains(&format!("load_balancer_arn={LB}")));
+    assert_eq!(op.last_good("ecs-express").as_deref(), Some(A));
+
+    // Once a good image exists, --first is refused.
+    let late = op.deploy(&["--first", "ecs-express", B], &[]);
+    assert_one_line_error(&late, "and ecs-express has one");
+}
+
+#[test]
+fn a_first_deploy_that_fails_its_smoke_test_can_be_finished_with_another_image() {
+    let op = Operator::new();
+    let _service = with_service(&op);
+    // A service that is up but answers wrongly (every /query is too long
+    // for it): a first deploy waits out refused connections, not this.
+    let broken = Service::start(&[("MAX_URL_BYTES", "12")]);
+    op.set("dead-url", &format!("http://{}", broken.addr));
+    op.append("bad-smoke", A);
+    let first = op.deploy(&["apprunner", A], &[]);
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    assert_eq!(op.last_good("apprunner"), None);
+    op.set("can-list", "");
+    let fixed = op.deploy(&["--first", "apprunner", B], &[]);
+    assert!(fixed.status.success(), "{}", stderr(&fixed));
+    assert_eq!(op.last_good("apprunner").as_deref(), Some(B));
+    assert!(stderr(&fixed).contains("without a rollback target"));
+}
+
+#[test]
+fn an_image_aws_rolled_back_is_never_recorded_as_good() {
+    let op = Operator::new();
+    let _service = with_service(&op);
+    op.deployed("apprunner", A);
+    op.append("aws-rolls-back", B);
+    // Apply "succeeds", the smoke test passes (against A), but AWS runs A.
+    let output = op.deploy(&["apprunner", B], &[]);
+    assert_one_line_error(&output, &format!("apprunner runs {A}, not {B}"));
+    assert_eq!(op.last_good("apprunner").as_deref(), Some(A));
+}
+
+#[test]
+fn a_recorded_image_is_tagged_so_that_ecr_keeps_it() {
+    let op = Operator::new();
+    let _service = with_service(&op);
+    op.deployed("apprunner", A);
+    let output = op.deploy(&["apprunner", B], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let tags = std::fs::read_to_string(op.fake().join("ecr-tags")).unwrap();
+    assert_eq!(
+        tags.trim(),
+        format!("good-{}", B.rsplit(':').next().unwrap())
+    );
+    assert!(op.log().contains(
+        "aws ecr put-image --region eu-west-1 --repository-name sre-kata --image-tag good-"
+    ));
+
+    // A rollback records B again: the tag is there already, and that is fine.
+    let again = op.deploy(&["apprunner", "last-good"], &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(op.last_good("apprunner").as_deref(), Some(B));
+}
+
+#[test]
+fn a_lock_left_by_a_killed_run_is_named_with_the_command_that_clears_it() {
+    let op = Operator::new();
+    let _service = with_service(&op);
+    op.deployed("apprunner", A);
+    op.set("locked", "");
+    let output = op.deploy(&["apprunner", "last-good"], &[]);
+    let stderr = stderr(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "terraform -chdir=infra/stacks/apprunner force-unlock 8d1f0c2e-5b7a-4c3d-9e21-0a6b4c2d9f10"
+        ),
+        "{stderr}"
+    );
+    assert!(op.log().contains("plan -lock-timeout=2m"), "{}", op.log());
+    assert_eq!(op.last_good("apprunner").as_deref(), Some(A));
+}
+
+#[test]
+fn github_setup_keeps_an_existing_production_environment_and_says_when_reviewers_are_refused() {
+    let op = Operator::new();
+    for (name, value) in [
+        ("registry/outputs/repository_name", "sre-kata"),
+        ("registry/outputs/push_role_arn", "arn:aws:iam::1:role/p"),
+        ("registry/outputs/destroy_role_arn", "arn:aws:iam::1:role/d"),
+        ("apprunner/outputs/deploy_role_arn", "arn:aws:iam::1:role/a"),
+    ] {
+        op.set(&format!("stacks/{name}"), value);
+    }
+    // Reviewers refused: it stops before production and the variables.
+    op.set("no-reviewers", "");
+    let refused = op.run(
+        "github-setup.sh",
+        &["--reviewer", "alice", "apprunner"],
+        &[],
+    );
+    assert_one_line_error(
+        &refused,
+        "GitHub refused required reviewers for the destroy environment",
+    );
+    assert!(
+        !op.log().contains("environments/production"),
+        "{}",
+        op.log()
+    );
+    assert!(!op.log().contains("gh variable set"), "{}", op.log());
+
+    // production exists (with reviewers an administrator added): not replaced.
+    let _ = std::fs::remove_file(op.fake().join("no-reviewers"));
+    op.set("env-production", "");
+    op.clear_log();
+    let output = op.run(
+        "github-setup.sh",
+        &["--reviewer", "alice", "apprunner"],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = op.log();
+    assert!(
+        !log.contains("--method PUT repos/owner/repo/environments/production"),
+        "{log}"
+    );
+    assert!(
+        log.contains("--method PUT repos/owner/repo/environments/destroy"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "--method POST repos/owner/repo/environments/production/deployment-branch-policies"
+        ),
+        "{log}"
+    );
 }

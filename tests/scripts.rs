@@ -314,13 +314,26 @@ fn deploy_dry_run_shows_every_command_it_would_run() {
         let plan = lines.iter().find(|l| l.contains(" plan ")).expect("a plan");
         assert!(plan.contains(&format!("-var image={DIGEST}")), "{plan}");
         assert!(plan.contains("-out=deploy.tfplan"), "{plan}");
+        assert!(plan.contains(" plan -lock-timeout=2m "), "{plan}");
         assert!(
-            lines
-                .iter()
-                .any(|l| l.trim_end()
-                    == format!("terraform {stack} apply -input=false deploy.tfplan")),
+            lines.iter().any(|l| l.trim_end()
+                == format!("terraform {stack} apply -lock-timeout=2m -input=false deploy.tfplan")),
             "{stderr}"
         );
+        // Before the record: what AWS runs, and the tag that keeps it.
+        let describe = match target {
+            "apprunner" => "aws apprunner describe-service",
+            _ => "aws ecs describe-express-gateway-service",
+        };
+        let asked = lines
+            .iter()
+            .position(|l| l.starts_with(describe))
+            .expect("asks AWS what runs");
+        let tagged = lines
+            .iter()
+            .position(|l| l.starts_with("aws ecr put-image") && l.contains("--image-tag good-"))
+            .expect("tags the image to keep it");
+        assert!(asked < tagged, "{stderr}");
         let smoke = lines
             .iter()
             .position(|l| l.starts_with("curl "))
@@ -334,10 +347,26 @@ fn deploy_dry_run_shows_every_command_it_would_run() {
             })
             .expect("a record");
         assert!(
-            smoke < recorded,
+            smoke < asked && tagged < recorded,
             "the record comes after the smoke test: {stderr}"
         );
         assert!(lines[recorded].contains(DIGEST), "{stderr}");
+    }
+}
+
+#[test]
+fn deploy_dry_run_of_a_rollback_shows_the_last_good_image_it_would_read() {
+    let clone = settings_clone();
+    for target in ["apprunner", "ecs-express"] {
+        let output = deploy_in(
+            clone.path(),
+            &["--dry-run", target, "last-good"],
+            &DEPLOY_ENV,
+        );
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("rolling back to "), "{stderr}");
+        assert!(stderr.contains(" plan -lock-timeout=2m "), "{stderr}");
     }
 }
 
@@ -430,6 +459,24 @@ fn smoke_fails_at_once_on_what_waiting_cannot_fix() {
     let dns = smoke("https://no-such-host.invalid", &["--wait", "5"]);
     let stderr = String::from_utf8(dns.stderr).unwrap();
     assert!(stderr.contains("(curl exit 6); not retried"), "{stderr}");
+}
+
+#[test]
+fn smoke_of_a_fresh_endpoint_waits_out_what_a_new_endpoint_may_answer() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // Refused connections are retried until the wait runs out.
+    let output = smoke(&format!("http://{unused}"), &["--fresh", "--wait", "2"]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("did not answer 200 within 2s"), "{stderr}");
+    assert!(!stderr.contains("not retried"), "{stderr}");
+    // A malformed URL is still not worth waiting for.
+    let bad = smoke("https://bad host", &["--fresh", "--wait", "30"]);
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert!(stderr.contains("(curl exit 3); not retried"), "{stderr}");
 }
 
 #[test]

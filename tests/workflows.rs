@@ -154,6 +154,30 @@ fn deploys_rollbacks_and_destroys_never_race_and_run_in_protected_environments()
     }
 }
 
+/// The longest a service update may wait: ECS Express's update timeout in
+/// its module, and App Runner's, which the provider fixes at 20 minutes
+/// (apprunner/wait.go, ServiceUpdateTimeout).
+fn service_update_timeout_minutes() -> u64 {
+    const APP_RUNNER: u64 = 20;
+    let module =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/modules/ecs-express-service/main.tf");
+    let text = std::fs::read_to_string(module).unwrap();
+    let block = text
+        .split("timeouts {")
+        .nth(1)
+        .expect("the Express service sets its timeouts");
+    let update = block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("update"))
+        .and_then(|rest| rest.split('"').nth(1))
+        .expect("an update timeout");
+    let ecs: u64 = update
+        .strip_suffix('m')
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("{update:?}: give the update timeout in minutes"));
+    ecs.max(APP_RUNNER)
+}
+
 fn minutes(v: &Value) -> u64 {
     v["timeout-minutes"]
         .as_u64()
@@ -179,16 +203,24 @@ fn a_release_that_fails_or_times_out_rolls_back_to_the_last_good_image() {
         .find(|s| s["name"].as_str().is_some_and(|n| n.contains("Roll back")))
         .expect("a rollback step");
     // A step that reaches its own limit fails, and a failure or a cancel
-    // rolls back; a job that reaches its limit is only cancelled.
-    assert_eq!(rollback["if"], "failure() || cancelled()");
+    // of the deploy step rolls back; a failure before it (checkout,
+    // credentials) changed nothing, so it does not. always() keeps the
+    // step from being skipped after a cancel.
+    assert_eq!(
+        rollback["if"],
+        "always() && (steps.deploy.outcome == 'failure' || steps.deploy.outcome == 'cancelled')"
+    );
     assert_eq!(
         rollback["run"].as_str().unwrap().trim(),
         "./scripts/deploy.sh \"$TARGET\" last-good",
         "the record of the last good image, never the state's image"
     );
-    // Apply waits up to 30 minutes (the provider's update timeout), smoke
-    // up to 2, and the job has room for both steps at their limits.
-    assert!(minutes(deploy) >= 33, "{deploy:?}");
+    // Apply waits for the deployment up to the service's update timeout,
+    // plan and apply up to 2 minutes each for the state lock, the smoke
+    // test up to 2; the rest (init, refresh, lookups) gets 5. The job has
+    // room for both steps at their limits.
+    let wait = service_update_timeout_minutes();
+    assert!(minutes(deploy) >= wait + 2 + 2 + 2 + 5, "{deploy:?}");
     assert!(minutes(rollback) >= minutes(deploy));
     assert!(
         minutes(job) >= minutes(deploy) + minutes(rollback) + 5,
