@@ -12,7 +12,7 @@ Usage: scripts/test.sh [--help]
 Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
   (unit, property, integration, infra, permissions, workflow and OpenAPI
-  tests); shellcheck, hadolint, zizmor, checkov, terraform fmt, and
+  tests, and the vendored tiny_http's own); shellcheck, hadolint, zizmor, checkov, terraform fmt, and
   parliament over the IAM roles' rendered policies; schemathesis
   against the running binary; each cargo-fuzz target for \$FUZZ_SECONDS
   (default 30); then the image: scripts/build.sh and the container tests
@@ -32,8 +32,9 @@ rust_checks() {
     rustup component add rustfmt clippy
   fi
   step "cargo fmt --check" cargo fmt --all -- --check
-  step "cargo clippy" cargo clippy --locked --all-targets -- -D warnings
-  step "cargo test" cargo test --locked
+  # --workspace: the vendored tiny_http is ours, tests and lints included.
+  step "cargo clippy" cargo clippy --locked --workspace --all-targets -- -D warnings
+  step "cargo test" cargo test --locked --workspace
 }
 
 lint_checks() {

@@ -19,9 +19,15 @@ pub struct Config {
     pub workers: usize,
     /// Longest request target answered; longer gets 414 (`MAX_URL_BYTES`).
     pub max_url_bytes: usize,
-    /// How long a connection may sit silent, reading or writing
+    /// How long a connection may sit silent between requests
     /// (`IDLE_TIMEOUT_SECS`).
     pub idle_timeout: Duration,
+    /// How long a response may take to reach a client that reads slowly
+    /// (`WRITE_TIMEOUT_SECS`).
+    pub write_timeout: Duration,
+    /// The most connections open at once (`MAX_CONNECTIONS`); the open-file
+    /// limit may lower it (see `server::connection_cap`).
+    pub max_connections: usize,
     /// Longest time from a shutdown signal to exit (`SHUTDOWN_GRACE_SECS`).
     pub shutdown_grace: Duration,
     /// Log line format (`LOG_FORMAT`).
@@ -31,7 +37,7 @@ pub struct Config {
 }
 
 /// One variable per setting: name, default, meaning. `--help` prints this.
-pub const VARIABLES: [(&str, &str, &str); 8] = [
+pub const VARIABLES: [(&str, &str, &str); 10] = [
     (
         "PORT",
         "8080",
@@ -55,7 +61,17 @@ pub const VARIABLES: [(&str, &str, &str); 8] = [
     (
         "IDLE_TIMEOUT_SECS",
         "75",
-        "silence allowed on a connection, reading or writing (1-3600)",
+        "silence allowed on a keep-alive connection between requests (1-3600)",
+    ),
+    (
+        "WRITE_TIMEOUT_SECS",
+        "10",
+        "time a response may take to reach a slow reader (1-3600)",
+    ),
+    (
+        "MAX_CONNECTIONS",
+        "1024",
+        "connections open at once; more wait, and idle ones are shed (1-65536)",
     ),
     (
         "SHUTDOWN_GRACE_SECS",
@@ -65,6 +81,12 @@ pub const VARIABLES: [(&str, &str, &str); 8] = [
     ("LOG_FORMAT", "json", "json or text"),
     ("LOG_LEVEL", "info", "error, warn, info or debug"),
 ];
+
+/// The default cap on open connections. At the measured cost of an idle
+/// connection (docs/operations.md, Capacity), it keeps the process well
+/// under 64 MiB, a small share of the smallest task either target runs
+/// (0.5 GB).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// A variable that is set to something unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +151,14 @@ impl Config {
             Some(s) => integer(s, 1, 3600, "a number of seconds from 1 to 3600")?,
             None => 75,
         };
+        let write_timeout = match setting("WRITE_TIMEOUT_SECS") {
+            Some(s) => integer(s, 1, 3600, "a number of seconds from 1 to 3600")?,
+            None => 10,
+        };
+        let max_connections = match setting("MAX_CONNECTIONS") {
+            Some(s) => integer(s, 1, 65_536, "an integer from 1 to 65536")?,
+            None => DEFAULT_MAX_CONNECTIONS,
+        };
         let shutdown_grace = match setting("SHUTDOWN_GRACE_SECS") {
             Some(s) => integer(s, 0, 3600, "a number of seconds from 0 to 3600")?,
             None => 10,
@@ -160,6 +190,8 @@ impl Config {
             workers,
             max_url_bytes,
             idle_timeout: Duration::from_secs(idle_timeout),
+            write_timeout: Duration::from_secs(write_timeout),
+            max_connections,
             shutdown_grace: Duration::from_secs(shutdown_grace),
             log_format,
             log_level,
@@ -212,6 +244,8 @@ mod tests {
         assert_eq!(c.workers, 8);
         assert_eq!(c.max_url_bytes, 8192);
         assert_eq!(c.idle_timeout, Duration::from_secs(75));
+        assert_eq!(c.write_timeout, Duration::from_secs(10));
+        assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
         assert_eq!(c.log_format, Format::Json);
         assert_eq!(c.log_level, Level::Info);
@@ -233,6 +267,8 @@ mod tests {
             ("WORKERS", "3"),
             ("MAX_URL_BYTES", "100"),
             ("IDLE_TIMEOUT_SECS", "5"),
+            ("WRITE_TIMEOUT_SECS", "7"),
+            ("MAX_CONNECTIONS", "99"),
             ("SHUTDOWN_GRACE_SECS", "0"),
             ("LOG_FORMAT", "text"),
             ("LOG_LEVEL", "debug"),
@@ -242,6 +278,8 @@ mod tests {
         assert_eq!(c.workers, 3);
         assert_eq!(c.max_url_bytes, 100);
         assert_eq!(c.idle_timeout, Duration::from_secs(5));
+        assert_eq!(c.write_timeout, Duration::from_secs(7));
+        assert_eq!(c.max_connections, 99);
         assert_eq!(c.shutdown_grace, Duration::ZERO);
         assert_eq!(c.log_format, Format::Text);
         assert_eq!(c.log_level, Level::Debug);
@@ -272,6 +310,9 @@ mod tests {
             ("IDLE_TIMEOUT_SECS", "0"),
             ("IDLE_TIMEOUT_SECS", "3601"),
             ("SHUTDOWN_GRACE_SECS", "3601"),
+            ("WRITE_TIMEOUT_SECS", "0"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "65537"),
             ("PORT", "+80"),
             ("HOST", "localhost"),
             ("LOG_FORMAT", "JSON"),

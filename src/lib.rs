@@ -13,6 +13,7 @@ pub mod healthcheck;
 pub mod json;
 pub mod lifecycle;
 pub mod log;
+pub mod overload;
 pub mod problem;
 pub mod query;
 pub mod request_id;

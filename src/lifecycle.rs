@@ -1,13 +1,17 @@
 //! Lifecycle: from serving to exit.
 //!
-//! Contract: [`run`] waits for the first [`Event`]. Then the server drains:
-//! `/healthz` answers 503 so load balancers stop sending, and everything
-//! else, on open or new connections, is still answered. The drain ends when
-//! no request has been in flight or answered for [`QUIET`], when the grace
-//! period runs out, or at a second signal. The exit code is 0 after a
-//! signal, and 1 after a listener failure, so the orchestrator restarts it.
+//! Contract: [`run`] waits for the first [`Event`], logging overload as it
+//! comes and goes ([`crate::overload`]). Then the server drains: `/healthz`
+//! answers 503 so load balancers stop sending, and everything else, on open
+//! or new connections, is still answered. The drain ends when no request
+//! has been pending (read and not yet answered), arriving (part of its head
+//! read) or answered for [`QUIET`],
+//! when the grace period runs out, or at a second signal. The `exit` line
+//! is the last line logged. The exit code is 0 after a signal, and 1 after a
+//! listener failure, so the orchestrator restarts it.
 
 use crate::log::Logger;
+use crate::overload;
 use crate::server::{Activity, Event, Server};
 use crate::sys::ShutdownSignals;
 use std::io;
@@ -22,10 +26,13 @@ pub const QUIET: Duration = Duration::from_millis(500);
 /// How often a drain looks at the server's activity.
 const TICK: Duration = Duration::from_millis(50);
 
+/// How often a serving server's overload state is looked at.
+const WATCH: Duration = Duration::from_secs(1);
+
 /// Why a drain ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DrainEnd {
-    /// Nothing in flight and nothing answered for [`QUIET`].
+    /// Nothing pending, arriving or answered for [`QUIET`].
     Quiet,
     /// The grace period ran out first.
     GraceExpired,
@@ -68,7 +75,7 @@ impl Drain {
         activity: Activity,
         grace: Duration,
     ) -> Option<DrainEnd> {
-        if activity.in_flight > 0 || activity.answered != self.last.answered {
+        if activity.pending > 0 || activity.reading > 0 || activity.answered != self.last.answered {
             self.quiet_since = now;
             self.last = activity;
         }
@@ -99,7 +106,17 @@ pub fn forward_signals(signals: ShutdownSignals, events: Sender<Event>) -> io::R
 /// Serves until a shutdown signal or a listener failure, drains, and returns
 /// the process exit code.
 pub fn run(server: &Server, events: &Receiver<Event>, grace: Duration, logger: &Logger) -> u8 {
-    let code = match events.recv() {
+    let mut overload = overload::Watch::default();
+    let first = loop {
+        match events.recv_timeout(WATCH) {
+            Ok(event) => break Ok(event),
+            Err(RecvTimeoutError::Timeout) => {
+                overload.log(Instant::now(), &server.activity(), logger);
+            }
+            Err(RecvTimeoutError::Disconnected) => break Err(()),
+        }
+    };
+    let code = match first {
         Ok(Event::Signal(signal)) => {
             logger
                 .info("shutdown")
@@ -123,7 +140,9 @@ pub fn run(server: &Server, events: &Receiver<Event>, grace: Duration, logger: &
     server.start_draining();
     let mut drain = Drain::new(Instant::now(), server.activity());
     let end = loop {
-        if let Some(end) = drain.observe(Instant::now(), server.activity(), grace) {
+        let activity = server.activity();
+        overload.log(Instant::now(), &activity, logger);
+        if let Some(end) = drain.observe(Instant::now(), activity, grace) {
             break end;
         }
         match events.recv_timeout(TICK) {
@@ -142,9 +161,9 @@ pub fn run(server: &Server, events: &Receiver<Event>, grace: Duration, logger: &
     line.uint("code", u64::from(code))
         .str("drain_end", end.name())
         .uint("drain_ms", drain.started.elapsed().as_millis() as u64)
-        .uint("in_flight", activity.in_flight as u64)
+        .uint("pending", activity.pending as u64)
         .uint("answered", activity.answered)
-        .emit();
+        .emit_final();
     code
 }
 
@@ -152,10 +171,11 @@ pub fn run(server: &Server, events: &Receiver<Event>, grace: Duration, logger: &
 mod tests {
     use super::*;
 
-    fn activity(in_flight: usize, answered: u64) -> Activity {
+    fn activity(pending: usize, answered: u64) -> Activity {
         Activity {
-            in_flight,
+            pending,
             answered,
+            ..Activity::default()
         }
     }
 
@@ -192,6 +212,22 @@ mod tests {
         );
         assert_eq!(
             drain.observe(t2 + QUIET, activity(0, 6), GRACE),
+            Some(DrainEnd::Quiet)
+        );
+    }
+
+    #[test]
+    fn a_request_head_on_its_way_holds_the_drain() {
+        let t0 = Instant::now();
+        let mut drain = Drain::new(t0, activity(0, 0));
+        let arriving = Activity {
+            reading: 1,
+            ..activity(0, 0)
+        };
+        assert_eq!(drain.observe(t0 + QUIET, arriving, GRACE), None);
+        assert_eq!(drain.observe(t0 + QUIET * 2, arriving, GRACE), None);
+        assert_eq!(
+            drain.observe(t0 + QUIET * 4, activity(0, 0), GRACE),
             Some(DrainEnd::Quiet)
         );
     }

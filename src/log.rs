@@ -3,23 +3,30 @@
 //! Contract: one event is one line, and lines from different threads never
 //! interleave. Every line starts with `time` (RFC 3339, UTC), `level` and
 //! `event`; the rest are the caller's fields in order. In JSON every value is
-//! escaped; in text, values that could be misread are quoted. Logging never
-//! fails the caller: a broken stdout loses lines, not requests.
+//! escaped; in text, values that could be misread are quoted.
 //!
-//! Lines go out at once ([`Line::emit`]), except access-log lines
-//! ([`Line::emit_batched`]): those wait in a buffer until it holds
-//! [`BATCH_BYTES`], a line goes out at once, or [`Logger::flush`] (a worker
-//! with nothing left to do calls it). One write per request cost about a
-//! tenth of the throughput (docs/benchmarks). An abort loses at most the
-//! batch.
+//! Logging never stalls the caller. Lines go into a bounded queue, and a
+//! writer thread of its own writes them out, so a stuck stdout (a full pipe
+//! nobody reads) blocks that thread alone. When the queue is full
+//! ([`QUEUE_BYTES`]), lines are dropped and counted, and the next write that
+//! gets through starts with a `log_dropped` line saying how many.
+//!
+//! The writer wakes for every line from [`Line::emit`], but for access-log
+//! lines ([`Line::emit_batched`]) only once they fill [`BATCH_BYTES`], when a
+//! worker runs out of work ([`Logger::flush`]), or after [`BATCH_WAIT`]: one
+//! write per request cost about a tenth of the throughput (docs/benchmarks).
+//! [`Line::emit_final`] writes the process's last line: nothing logged after
+//! it is written. [`Logger::finish`] waits for the queue to be written, and
+//! every exit path of `main` calls it.
 
 use crate::json;
 use crate::timestamp::push_rfc3339;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,37 +75,141 @@ impl FromStr for Level {
     }
 }
 
-/// How many bytes of access-log lines may wait before they are written.
+/// How many bytes of access-log lines wake the writer.
 pub const BATCH_BYTES: usize = 16 * 1024;
 
-/// Where finished lines go.
+/// The longest an access-log line waits for the writer.
+pub const BATCH_WAIT: Duration = Duration::from_millis(200);
+
+/// How many bytes of lines may wait to be written; beyond, lines are dropped
+/// and counted.
+pub const QUEUE_BYTES: usize = 1024 * 1024;
+
+/// Where written lines go.
 enum Target {
     Stdout,
     Memory(Arc<Mutex<Vec<u8>>>),
 }
 
-/// Lines not yet written, and where they go.
-struct Sink {
-    pending: Vec<u8>,
-    target: Target,
-}
-
-impl Sink {
-    fn write_pending(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        match &self.target {
+impl Target {
+    fn write(&self, bytes: &[u8]) {
+        match self {
+            // A broken stdout loses lines, never the caller's request.
             Target::Stdout => {
-                let _ = std::io::stdout().lock().write_all(&self.pending);
+                let _ = std::io::stdout().lock().write_all(bytes);
             }
             Target::Memory(buffer) => buffer
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(&self.pending),
+                .extend_from_slice(bytes),
         }
-        self.pending.clear();
     }
+}
+
+/// Lines waiting for the writer thread.
+#[derive(Default)]
+struct Queue {
+    pending: Vec<u8>,
+    /// Lines dropped since the last write that got through.
+    dropped: u64,
+    /// No line is taken any more (after [`Line::emit_final`] or
+    /// [`Logger::finish`]).
+    closed: bool,
+    /// The writer is writing a batch.
+    writing: bool,
+    /// The writer has written everything and ended.
+    finished: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes the writer.
+    work: Condvar,
+    /// The writer finished a batch.
+    written: Condvar,
+    format: Format,
+    target: Target,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writer thread: takes whatever waits, writes it, and again.
+    fn write_until_closed(&self) {
+        let mut spare = Vec::with_capacity(BATCH_BYTES);
+        loop {
+            let dropped = {
+                let mut queue = self.lock();
+                queue.writing = false;
+                self.written.notify_all();
+                while queue.pending.is_empty() && !queue.closed {
+                    queue = self
+                        .work
+                        .wait_timeout(queue, BATCH_WAIT)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+                if queue.pending.is_empty() {
+                    queue.finished = true;
+                    self.written.notify_all();
+                    return;
+                }
+                queue.writing = true;
+                std::mem::swap(&mut queue.pending, &mut spare);
+                std::mem::take(&mut queue.dropped)
+            };
+            if dropped > 0 {
+                self.target
+                    .write(dropped_line(self.format, dropped).as_bytes());
+            }
+            self.target.write(&spare);
+            spare.clear();
+        }
+    }
+}
+
+/// The line that reports lines lost to a stuck stdout.
+fn dropped_line(format: Format, dropped: u64) -> String {
+    let mut line = Line {
+        format,
+        buf: Some(start_line(format, Level::Warn, "log_dropped")),
+        logger: None,
+    }
+    .uint("lines", dropped);
+    line.finish_text()
+}
+
+fn start_line(format: Format, level: Level, event: &str) -> String {
+    let mut buf = String::with_capacity(256);
+    match format {
+        Format::Json => {
+            buf.push_str("{\"time\":\"");
+            push_rfc3339(&mut buf, SystemTime::now());
+            buf.push_str("\",\"level\":\"");
+            buf.push_str(level.name());
+            buf.push_str("\",\"event\":");
+            json::push_str(&mut buf, event);
+        }
+        Format::Text => {
+            push_rfc3339(&mut buf, SystemTime::now());
+            let _ = write!(buf, " {:<5} ", level.name().to_uppercase());
+            push_text_value(&mut buf, event);
+        }
+    }
+    buf
+}
+
+/// How a line is handed to the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Urgency {
+    /// Wake the writer now.
+    Now,
+    /// An access-log line: wake it once a batch is full.
+    Batched,
+    /// The process's last line: close the queue after it.
+    Final,
 }
 
 /// Writes log lines of at least a given level in a given format.
@@ -106,24 +217,13 @@ impl Sink {
 pub struct Logger {
     format: Format,
     level: Level,
-    sink: Arc<Mutex<Sink>>,
+    shared: Arc<Shared>,
 }
 
 impl Logger {
     /// A logger writing to stdout.
     pub fn stdout(format: Format, level: Level) -> Self {
         Self::to(format, level, Target::Stdout)
-    }
-
-    fn to(format: Format, level: Level, target: Target) -> Self {
-        Logger {
-            format,
-            level,
-            sink: Arc::new(Mutex::new(Sink {
-                pending: Vec::with_capacity(BATCH_BYTES),
-                target,
-            })),
-        }
     }
 
     /// A logger writing into memory, and the buffer it writes to; for tests.
@@ -133,6 +233,34 @@ impl Logger {
         (logger, buffer)
     }
 
+    fn to(format: Format, level: Level, target: Target) -> Self {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                pending: Vec::with_capacity(BATCH_BYTES),
+                ..Queue::default()
+            }),
+            work: Condvar::new(),
+            written: Condvar::new(),
+            format,
+            target,
+        });
+        let writer = Arc::clone(&shared);
+        let spawned = thread::Builder::new()
+            .name("log".into())
+            .spawn(move || writer.write_until_closed());
+        if spawned.is_err() {
+            // Without a writer nothing would ever be written: say so where
+            // it can still be read, and drop every line instead of queueing.
+            eprintln!("sre-kata: cannot start the log writer thread; logging is off");
+            shared.lock().closed = true;
+        }
+        Logger {
+            format,
+            level,
+            shared,
+        }
+    }
+
     /// True if lines at `level` are written.
     pub fn enabled(&self, level: Level) -> bool {
         level <= self.level
@@ -140,31 +268,12 @@ impl Logger {
 
     /// Starts a line for `event` at `level`; it is written by [`Line::emit`].
     pub fn line(&self, level: Level, event: &str) -> Line<'_> {
-        if !self.enabled(level) {
-            return Line {
-                logger: self,
-                buf: None,
-            };
-        }
-        let mut buf = String::with_capacity(256);
-        match self.format {
-            Format::Json => {
-                buf.push_str("{\"time\":\"");
-                push_rfc3339(&mut buf, SystemTime::now());
-                buf.push_str("\",\"level\":\"");
-                buf.push_str(level.name());
-                buf.push_str("\",\"event\":");
-                json::push_str(&mut buf, event);
-            }
-            Format::Text => {
-                push_rfc3339(&mut buf, SystemTime::now());
-                let _ = write!(buf, " {:<5} ", level.name().to_uppercase());
-                push_text_value(&mut buf, event);
-            }
-        }
         Line {
-            logger: self,
-            buf: Some(buf),
+            format: self.format,
+            buf: self
+                .enabled(level)
+                .then(|| start_line(self.format, level, event)),
+            logger: Some(self),
         }
     }
 
@@ -183,20 +292,78 @@ impl Logger {
         self.line(Level::Info, event)
     }
 
-    /// Writes the access-log lines still waiting.
+    /// Has the access-log lines still waiting written soon; a worker with
+    /// nothing left to do calls it. Never waits.
     pub fn flush(&self) {
-        self.sink().write_pending();
+        if !self.shared.lock().pending.is_empty() {
+            self.shared.work.notify_one();
+        }
     }
 
-    fn sink(&self) -> std::sync::MutexGuard<'_, Sink> {
-        self.sink.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Takes no more lines, and waits up to `timeout` for those queued to be
+    /// written. Returns false if they were not (stdout is stuck).
+    pub fn finish(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut queue = self.shared.lock();
+        queue.closed = true;
+        self.shared.work.notify_one();
+        while !queue.finished {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            queue = self
+                .shared
+                .written
+                .wait_timeout(queue, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
     }
 
-    fn write(&self, line: &[u8], batched: bool) {
-        let mut sink = self.sink();
-        sink.pending.extend_from_slice(line);
-        if !batched || sink.pending.len() >= BATCH_BYTES {
-            sink.write_pending();
+    /// Waits up to `timeout` until every line queued so far is written;
+    /// for tests that read the memory buffer.
+    pub fn sync(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut queue = self.shared.lock();
+        self.shared.work.notify_one();
+        while !queue.pending.is_empty() || queue.writing {
+            let now = Instant::now();
+            if now >= deadline || queue.finished {
+                return queue.pending.is_empty();
+            }
+            queue = self
+                .shared
+                .written
+                .wait_timeout(queue, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    fn write(&self, line: &[u8], urgency: Urgency) {
+        let mut queue = self.shared.lock();
+        if queue.closed {
+            return;
+        }
+        if queue.pending.len() + line.len() > QUEUE_BYTES {
+            queue.dropped += 1;
+            return;
+        }
+        queue.pending.extend_from_slice(line);
+        let wake = match urgency {
+            Urgency::Now => true,
+            Urgency::Batched => queue.pending.len() >= BATCH_BYTES,
+            Urgency::Final => {
+                queue.closed = true;
+                true
+            }
+        };
+        drop(queue);
+        if wake {
+            self.shared.work.notify_one();
         }
     }
 }
@@ -246,14 +413,16 @@ pub fn capture_library_logs(logger: Logger) {
 /// A log line being built. Fields on a disabled line cost nothing.
 #[must_use = "a line is written only by emit()"]
 pub struct Line<'a> {
-    logger: &'a Logger,
+    format: Format,
     buf: Option<String>,
+    /// Where it goes; `None` for the writer's own `log_dropped` line.
+    logger: Option<&'a Logger>,
 }
 
 impl Line<'_> {
     /// Adds a string field.
     pub fn str(mut self, key: &'static str, value: &str) -> Self {
-        let format = self.logger.format;
+        let format = self.format;
         if let Some(buf) = self.field(key) {
             match format {
                 Format::Json => json::push_str(buf, value),
@@ -276,7 +445,7 @@ impl Line<'_> {
     /// identifiers, written as they are.
     fn field(&mut self, key: &'static str) -> Option<&mut String> {
         debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
-        let format = self.logger.format;
+        let format = self.format;
         let buf = self.buf.as_mut()?;
         match format {
             Format::Json => {
@@ -293,24 +462,43 @@ impl Line<'_> {
         Some(buf)
     }
 
-    /// Writes the line now, after any batched lines before it.
+    /// Writes the line soon, after any lines before it.
     pub fn emit(self) {
-        self.finish(false);
+        self.finish(Urgency::Now);
     }
 
     /// Writes the line with the next batch (access-log lines).
     pub fn emit_batched(self) {
-        self.finish(true);
+        self.finish(Urgency::Batched);
     }
 
-    fn finish(self, batched: bool) {
-        if let Some(mut buf) = self.buf {
-            if self.logger.format == Format::Json {
-                buf.push('}');
-            }
-            buf.push('\n');
-            self.logger.write(buf.as_bytes(), batched);
+    /// Writes the line as the process's last: lines logged after it are
+    /// not written.
+    pub fn emit_final(self) {
+        self.finish(Urgency::Final);
+    }
+
+    fn finish(mut self, urgency: Urgency) {
+        let Some(logger) = self.logger.take() else {
+            return;
+        };
+        if self.buf.is_some() {
+            let text = self.finish_text();
+            logger.write(text.as_bytes(), urgency);
+        } else if urgency == Urgency::Final {
+            // A final line below the level still closes the log.
+            logger.write(b"", urgency);
         }
+    }
+
+    /// The finished text of the line, newline included.
+    fn finish_text(&mut self) -> String {
+        let mut buf = self.buf.take().unwrap_or_default();
+        if self.format == Format::Json {
+            buf.push('}');
+        }
+        buf.push('\n');
+        buf
     }
 }
 
@@ -332,7 +520,9 @@ fn push_text_value(buf: &mut String, value: &str) {
 mod tests {
     use super::*;
 
-    fn lines(buffer: &Arc<Mutex<Vec<u8>>>) -> Vec<String> {
+    /// The lines written so far, once the writer has caught up.
+    fn written(log: &Logger, buffer: &Arc<Mutex<Vec<u8>>>) -> Vec<String> {
+        assert!(log.sync(Duration::from_secs(10)), "the writer caught up");
         let bytes = buffer.lock().unwrap().clone();
         String::from_utf8(bytes)
             .unwrap()
@@ -348,7 +538,7 @@ mod tests {
             .str("path", "/query\n\"x\"")
             .uint("status", 200)
             .emit();
-        let lines = lines(&buffer);
+        let lines = written(&log, &buffer);
         assert_eq!(lines.len(), 1);
         let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(line["level"], "info");
@@ -371,7 +561,7 @@ mod tests {
             .str("empty", "")
             .uint("n", 7)
             .emit();
-        let line = &lines(&buffer)[0];
+        let line = &written(&log, &buffer)[0];
         assert!(
             line.ends_with(r#" WARN  odd plain=abc spaced="a b=c" empty="" n=7"#),
             "{line}"
@@ -385,7 +575,7 @@ mod tests {
         log.line(Level::Debug, "hidden").emit();
         log.warn("shown").emit();
         log.error("shown").emit();
-        assert_eq!(lines(&buffer).len(), 2);
+        assert_eq!(written(&log, &buffer).len(), 2);
         assert!(!log.enabled(Level::Info));
         assert!(log.enabled(Level::Error));
     }
@@ -405,7 +595,7 @@ mod tests {
         };
         record(log::Level::Warn);
         record(log::Level::Debug);
-        let lines = lines(&buffer);
+        let lines = written(&log, &buffer);
         assert_eq!(lines.len(), 1, "debug is below warn");
         let line: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(line["event"], "library");
@@ -415,32 +605,76 @@ mod tests {
     }
 
     #[test]
-    fn batched_lines_wait_for_a_flush_or_an_immediate_line_and_keep_their_order() {
+    fn batched_lines_are_written_in_order_with_the_others() {
         let (log, buffer) = Logger::memory(Format::Json, Level::Info);
         log.info("request").uint("n", 1).emit_batched();
         log.info("request").uint("n", 2).emit_batched();
-        assert!(lines(&buffer).is_empty(), "batched");
-        log.flush();
-        assert_eq!(lines(&buffer).len(), 2);
-
-        log.info("request").uint("n", 3).emit_batched();
         log.warn("shutdown").emit();
-        let all = lines(&buffer);
-        assert_eq!(all.len(), 4, "an immediate line takes the batch along");
-        assert!(
-            all[2].contains("\"n\":3") && all[3].contains("shutdown"),
-            "{all:?}"
-        );
+        log.info("request").uint("n", 3).emit_batched();
+        log.flush();
+        let all = written(&log, &buffer);
+        assert_eq!(all.len(), 4);
+        for (line, wanted) in all
+            .iter()
+            .zip(["\"n\":1", "\"n\":2", "shutdown", "\"n\":3"])
+        {
+            assert!(line.contains(wanted), "{all:?}");
+        }
     }
 
     #[test]
-    fn a_full_batch_is_written_without_a_flush() {
+    fn a_stuck_output_drops_and_counts_lines_and_never_blocks_the_caller() {
         let (log, buffer) = Logger::memory(Format::Json, Level::Info);
+        // The output is stuck while the test holds it.
+        let stuck = buffer.lock().unwrap();
         let value = "x".repeat(1000);
-        for _ in 0..(BATCH_BYTES / 1000 + 1) {
+        let offered = 3 * QUEUE_BYTES / 1000;
+        for _ in 0..offered {
             log.info("request").str("v", &value).emit_batched();
         }
-        assert!(!lines(&buffer).is_empty());
+        drop(stuck);
+        log.info("after").emit();
+        let all = written(&log, &buffer);
+        let dropped: u64 = all
+            .iter()
+            .filter(|l| l.contains("\"log_dropped\""))
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["lines"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum();
+        let requests = all.iter().filter(|l| l.contains("\"request\"")).count() as u64;
+        assert!(dropped > 0, "the queue is bounded");
+        assert_eq!(
+            requests + dropped,
+            offered as u64,
+            "every line written or counted"
+        );
+        assert!(all.last().unwrap().contains("\"after\""));
+    }
+
+    #[test]
+    fn the_final_line_is_the_last_one_written() {
+        let (log, buffer) = Logger::memory(Format::Json, Level::Info);
+        log.info("request").emit_batched();
+        log.info("exit").emit_final();
+        log.info("request").emit_batched();
+        log.error("late").emit();
+        assert!(log.finish(Duration::from_secs(10)));
+        let all = written(&log, &buffer);
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert!(all[1].contains("\"exit\""));
+    }
+
+    #[test]
+    fn finish_gives_up_on_a_stuck_output() {
+        let (log, buffer) = Logger::memory(Format::Json, Level::Info);
+        let stuck = buffer.lock().unwrap();
+        log.info("one").emit();
+        assert!(!log.finish(Duration::from_millis(50)));
+        drop(stuck);
+        assert!(log.finish(Duration::from_secs(10)));
     }
 
     #[test]

@@ -37,12 +37,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before any thread starts (the log writer is the first), so that every
+    // thread inherits the mask and only the signal thread takes them.
+    let signals = ShutdownSignals::block();
     let logger = Logger::stdout(config.log_format, config.log_level);
+    // On every way out of main, panics included: the queued lines are
+    // written (for as long as stdout takes them) before the process ends.
+    let _finish = FinishLog(logger.clone());
     log::capture_library_logs(logger.clone());
     install_panic_logger(logger.clone());
-
-    // Before any thread starts, so that every thread inherits the mask.
-    let signals = match ShutdownSignals::block() {
+    let signals = match signals {
         Ok(signals) => signals,
         Err(error) => return fail(&logger, "signals", &error),
     };
@@ -56,7 +60,7 @@ fn main() -> ExitCode {
             0
         }
     };
-    let listener = match server::bind(config.addr, config.idle_timeout) {
+    let listener = match server::bind(config.addr, config.idle_timeout, config.write_timeout) {
         Ok(listener) => listener,
         Err(error) => return fail(&logger, "bind", &error),
     };
@@ -67,7 +71,12 @@ fn main() -> ExitCode {
     let max_url_bytes = config.max_url_bytes;
     let handler: Box<server::Handler> =
         Box::new(move |head, health| route(head, health, max_url_bytes));
-    let server = match Server::start(listener, config.workers, logger.clone(), handler, events) {
+    let limits = server::Limits {
+        workers: config.workers,
+        max_connections: server::connection_cap(config.max_connections, open_files),
+        idle_timeout: config.idle_timeout,
+    };
+    let server = match Server::start(listener, limits, logger.clone(), handler, events) {
         Ok(server) => server,
         Err(error) => return fail(&logger, "start", &error),
     };
@@ -79,6 +88,8 @@ fn main() -> ExitCode {
         .uint("workers", config.workers as u64)
         .uint("max_url_bytes", config.max_url_bytes as u64)
         .uint("idle_timeout_secs", config.idle_timeout.as_secs())
+        .uint("write_timeout_secs", config.write_timeout.as_secs())
+        .uint("max_connections", limits.max_connections as u64)
         .uint("shutdown_grace_secs", config.shutdown_grace.as_secs())
         .uint("open_files_limit", open_files)
         .uint("pid", u64::from(std::process::id()))
@@ -112,6 +123,18 @@ fn healthcheck() -> ExitCode {
             println!("unhealthy: {reason}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// How long the last log lines may take to be written at exit.
+const LOG_FINISH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Writes the queued log lines when main ends, however it ends.
+struct FinishLog(Logger);
+
+impl Drop for FinishLog {
+    fn drop(&mut self) {
+        self.0.finish(LOG_FINISH);
     }
 }
 

@@ -2,14 +2,18 @@
 //!
 //! Contract:
 //! - `WORKERS` threads each loop on `recv()`; nothing spawns per request.
-//!   (tiny_http itself keeps one thread per open connection, reading heads.)
+//!   (tiny_http itself keeps one thread per open connection, reading heads,
+//!   and at most `max_connections` connections; see vendor/tiny_http.)
+//! - A worker never waits on a client: tiny_http sends without blocking and
+//!   leaves what does not fit to the connection's own thread.
 //! - Every request gets exactly one response, even if the handler panics
 //!   (500, logged, and the worker goes on).
 //! - Every response carries `Content-Length` (tiny_http adds it),
 //!   `Content-Type`, `Cache-Control`, `X-Content-Type-Options: nosniff` and
 //!   `X-Request-Id`, and one access-log line is written for it.
 //! - If tiny_http's accept thread ends, the server sends
-//!   [`Event::ListenerFailed`] so the process can exit and be restarted.
+//!   [`Event::ListenerFailed`] so the process can exit and be restarted; the
+//!   workers go on answering the connections still open.
 //! - While draining, `/healthz` fails and every response closes its connection.
 
 use crate::log::Logger;
@@ -24,7 +28,7 @@ use std::any::Any;
 use std::io::{self, Cursor};
 use std::net::{SocketAddr, TcpListener};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread;
@@ -47,13 +51,49 @@ pub enum Event {
 /// a hostile 64 KiB request line cannot make a 64 KiB log line.
 const LOGGED_FIELD_MAX: usize = 256;
 
-/// Opens the listening socket. Its receive and send timeouts are `idle_timeout`,
-/// and accepted connections inherit them, so a silent client, idle or halfway
-/// through a request or a response, is dropped after that long.
-pub fn bind(addr: SocketAddr, idle_timeout: Duration) -> io::Result<TcpListener> {
+/// Opens the listening socket. Accepted connections inherit its timeouts:
+/// `idle_timeout` for a silent client between requests (a request head has
+/// its own, shorter deadline in tiny_http), and `write_timeout` for the part
+/// of a response a slow reader has not taken. Its backlog holds the
+/// connections that wait while the server is at its cap.
+pub fn bind(
+    addr: SocketAddr,
+    idle_timeout: Duration,
+    write_timeout: Duration,
+) -> io::Result<TcpListener> {
     let listener = TcpListener::bind(addr)?;
-    sys::set_timeouts_and_nodelay(&listener, idle_timeout)?;
+    sys::set_timeouts_and_nodelay(&listener, idle_timeout, write_timeout)?;
+    sys::set_backlog(&listener, BACKLOG)?;
     Ok(listener)
+}
+
+/// The listen backlog asked for; the kernel caps it at `net.core.somaxconn`.
+const BACKLOG: u32 = 4096;
+
+/// Descriptors kept for everything but connections: stdio, the listener,
+/// and the odd file.
+const RESERVED_FDS: u64 = 32;
+
+/// The cap on open connections: `configured`, unless the open-file limit
+/// (`open_files`, 0 if unknown) leaves room for fewer. Each connection holds
+/// one descriptor.
+pub fn connection_cap(configured: usize, open_files: u64) -> usize {
+    if open_files == 0 {
+        return configured;
+    }
+    let room = open_files.saturating_sub(RESERVED_FDS).max(1);
+    configured.min(usize::try_from(room).unwrap_or(usize::MAX))
+}
+
+/// How the server is sized.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Worker threads answering requests.
+    pub workers: usize,
+    /// The most connections open at once (see [`connection_cap`]).
+    pub max_connections: usize,
+    /// The listener's read timeout, as [`bind`] set it.
+    pub idle_timeout: Duration,
 }
 
 /// A running server.
@@ -62,13 +102,27 @@ pub struct Server {
     addr: SocketAddr,
 }
 
-/// How busy the server is: what a drain waits on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How busy the server is: what a drain waits on, and what overload
+/// reports say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Activity {
-    /// Requests taken by a worker and not yet answered.
-    pub in_flight: usize,
+    /// Requests whose head was read and that are not answered yet: queued
+    /// for a worker, or held by one.
+    pub pending: usize,
     /// Requests answered since start.
     pub answered: u64,
+    /// Connections with part of a request head: requests on their way.
+    pub reading: usize,
+    /// Connections open now.
+    pub connections: usize,
+    /// The cap on open connections.
+    pub max_connections: usize,
+    /// True while connections are near the cap and idle ones are shed.
+    pub overloaded: bool,
+    /// Idle connections closed early since start.
+    pub shed_idle: u64,
+    /// Connections closed since start because their request head was late.
+    pub shed_heads: u64,
 }
 
 struct Shared {
@@ -77,34 +131,33 @@ struct Shared {
     logger: Logger,
     ids: request_id::Generator,
     draining: AtomicBool,
-    in_flight: AtomicUsize,
-    answered: AtomicU64,
     headers: FixedHeaders,
 }
 
 impl Server {
-    /// Starts serving on `listener` with `workers` threads. `events` hears
-    /// about a failed listener.
+    /// Starts serving on `listener`. `events` hears about a failed listener.
     pub fn start(
         listener: TcpListener,
-        workers: usize,
+        limits: Limits,
         logger: Logger,
         handler: Box<Handler>,
         events: Sender<Event>,
     ) -> io::Result<Server> {
         let addr = listener.local_addr()?;
-        let http = tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)?;
+        let options = tiny_http::ServerOptions {
+            max_connections: limits.max_connections,
+            idle_timeout: limits.idle_timeout,
+        };
+        let http = tiny_http::Server::from_listener(listener, options).map_err(io::Error::other)?;
         let shared = Arc::new(Shared {
             http,
             handler,
             logger,
             ids: request_id::Generator::new(sys::random_u64().unwrap_or_else(fallback_seed)),
             draining: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
-            answered: AtomicU64::new(0),
             headers: FixedHeaders::new(),
         });
-        for index in 0..workers {
+        for index in 0..limits.workers {
             let shared = Arc::clone(&shared);
             let events = events.clone();
             thread::Builder::new()
@@ -127,9 +180,16 @@ impl Server {
 
     /// How busy the server is right now.
     pub fn activity(&self) -> Activity {
+        let stats = self.shared.http.stats();
         Activity {
-            in_flight: self.shared.in_flight.load(Ordering::SeqCst),
-            answered: self.shared.answered.load(Ordering::SeqCst),
+            pending: stats.pending,
+            answered: stats.answered,
+            reading: stats.reading,
+            connections: stats.connections,
+            max_connections: stats.max_connections,
+            overloaded: stats.overloaded,
+            shed_idle: stats.shed_idle,
+            shed_heads: stats.shed_heads,
         }
     }
 }
@@ -163,9 +223,10 @@ impl Shared {
                 Ok(request) => {
                     let _ = panic::catch_unwind(AssertUnwindSafe(|| self.answer(request)));
                 }
+                // Reported once; this worker goes on with the connections
+                // still open, like the others.
                 Err(error) => {
                     let _ = events.send(Event::ListenerFailed(error));
-                    return;
                 }
             }
         }
@@ -173,7 +234,6 @@ impl Shared {
 
     fn answer(&self, mut request: Request) {
         let started = Instant::now();
-        let _in_flight = InFlight::enter(&self.in_flight);
         let health = if self.draining.load(Ordering::SeqCst) {
             Health::Draining
         } else {
@@ -213,7 +273,6 @@ impl Shared {
             request.set_closes_connection();
         }
         let written = request.respond(self.headers.response(reply, &request_id));
-        self.answered.fetch_add(1, Ordering::SeqCst);
 
         let line = match &written {
             Ok(()) => self.logger.info("request"),
@@ -235,22 +294,6 @@ impl Shared {
             Ok(()) => line.emit_batched(),
             Err(error) => line.str("error", &error.to_string()).emit(),
         }
-    }
-}
-
-/// Counts a request as in flight for as long as it lives, panics included.
-struct InFlight<'a>(&'a AtomicUsize);
-
-impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        InFlight(counter)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -358,7 +401,15 @@ impl FixedHeaders {
 
 #[cfg(test)]
 mod tests {
-    use super::clip;
+    use super::{clip, connection_cap};
+
+    #[test]
+    fn the_cap_leaves_descriptors_for_the_rest() {
+        assert_eq!(connection_cap(1024, 0), 1024, "limit unknown");
+        assert_eq!(connection_cap(1024, 20_000), 1024);
+        assert_eq!(connection_cap(1024, 1024), 992);
+        assert_eq!(connection_cap(1024, 10), 1, "never zero");
+    }
 
     #[test]
     fn clip_keeps_short_strings_and_cuts_long_ones_on_a_boundary() {

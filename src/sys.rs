@@ -36,23 +36,40 @@ fn set_option<T>(
     })
 }
 
+fn timeval(timeout: Duration) -> libc::timeval {
+    // Field types are inferred: naming time_t is deprecated on musl.
+    libc::timeval {
+        tv_sec: timeout.as_secs().try_into().unwrap_or(i32::MAX.into()),
+        tv_usec: timeout.subsec_micros().into(),
+    }
+}
+
 /// Sets a socket's receive and send timeouts (`SO_RCVTIMEO`, `SO_SNDTIMEO`)
 /// and turns off Nagle's algorithm (`TCP_NODELAY`). On Linux, sockets
 /// accepted from a listening socket inherit all three.
-pub fn set_timeouts_and_nodelay(socket: &impl AsRawFd, timeout: Duration) -> io::Result<()> {
-    // Field types are inferred: naming time_t is deprecated on musl.
-    let timeval = libc::timeval {
-        tv_sec: timeout.as_secs().try_into().unwrap_or(i32::MAX.into()),
-        tv_usec: timeout.subsec_micros().into(),
-    };
-    set_option(socket, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &timeval)?;
-    set_option(socket, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &timeval)?;
+pub fn set_timeouts_and_nodelay(
+    socket: &impl AsRawFd,
+    read: Duration,
+    write: Duration,
+) -> io::Result<()> {
+    set_option(socket, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &timeval(read))?;
+    set_option(socket, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &timeval(write))?;
     set_option(
         socket,
         libc::IPPROTO_TCP,
         libc::TCP_NODELAY,
         &(1 as libc::c_int),
     )
+}
+
+/// Sets how many connections a listening socket queues for `accept`: std
+/// asks for 128. Connections above the server's cap wait there; the kernel
+/// caps the value at `net.core.somaxconn` (4096 on current Linux).
+pub fn set_backlog(listener: &impl AsRawFd, backlog: u32) -> io::Result<()> {
+    let backlog = libc::c_int::try_from(backlog).unwrap_or(libc::c_int::MAX);
+    // SAFETY: listen on a descriptor the caller keeps open; calling it again
+    // on a listening socket only changes the queue's length.
+    check(unsafe { libc::listen(listener.as_raw_fd(), backlog) })
 }
 
 /// Raises the soft limit on open files to the hard limit, since every
@@ -134,7 +151,13 @@ mod tests {
     #[test]
     fn accepted_sockets_inherit_timeouts_and_nodelay() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        set_timeouts_and_nodelay(&listener, Duration::from_millis(1500)).unwrap();
+        set_timeouts_and_nodelay(
+            &listener,
+            Duration::from_millis(1500),
+            Duration::from_millis(2500),
+        )
+        .unwrap();
+        set_backlog(&listener, 4096).unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, _) = listener.accept().unwrap();
         assert_eq!(
@@ -143,7 +166,7 @@ mod tests {
         );
         assert_eq!(
             accepted.write_timeout().unwrap(),
-            Some(Duration::from_millis(1500))
+            Some(Duration::from_millis(2500))
         );
         assert!(accepted.nodelay().unwrap());
     }

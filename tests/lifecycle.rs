@@ -3,9 +3,6 @@
 mod support;
 
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 use support::{Conn, Service, PATIENCE};
 
@@ -29,6 +26,8 @@ fn help_and_version() {
         "WORKERS",
         "MAX_URL_BYTES",
         "IDLE_TIMEOUT_SECS",
+        "WRITE_TIMEOUT_SECS",
+        "MAX_CONNECTIONS",
         "SHUTDOWN_GRACE_SECS",
         "LOG_FORMAT",
         "LOG_LEVEL",
@@ -60,6 +59,8 @@ fn a_bad_setting_stops_the_start_with_the_variable_named() {
         ("WORKERS", "0"),
         ("MAX_URL_BYTES", "-5"),
         ("IDLE_TIMEOUT_SECS", ""),
+        ("WRITE_TIMEOUT_SECS", "0"),
+        ("MAX_CONNECTIONS", "many"),
         ("SHUTDOWN_GRACE_SECS", "1h"),
         ("LOG_FORMAT", "xml"),
         ("LOG_LEVEL", "verbose"),
@@ -124,44 +125,24 @@ fn text_logs_are_for_people() {
     let _ = child.wait();
 }
 
-/// Sends /healthz on its own keep-alive connection every 50 ms until
-/// stopped, so that a drain never goes quiet while it runs.
-struct Heartbeat {
-    stop: Arc<AtomicBool>,
-    handle: Option<thread::JoinHandle<()>>,
+/// A request on its way: a connection with half a request head. A drain
+/// waits for it (the server counts heads being read), so a test can take
+/// its time after a signal; [`Holder::finish`] completes the request.
+struct Holder {
+    conn: Conn,
 }
 
-impl Heartbeat {
-    fn start(service: &Service) -> Heartbeat {
-        let stop = Arc::new(AtomicBool::new(false));
+impl Holder {
+    fn start(service: &Service) -> Holder {
         let mut conn = service.connect();
-        let flag = Arc::clone(&stop);
-        let handle = thread::spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                // Stops quietly when the service is gone.
-                let Ok(response) = conn.try_exchange("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-                else {
-                    return;
-                };
-                if response.headers_named("Connection") == ["close"] {
-                    // Draining closes connections after one response: reconnect.
-                    let Some(next) = Conn::try_open(conn.peer()) else {
-                        return;
-                    };
-                    conn = next;
-                }
-                thread::sleep(Duration::from_millis(50));
-            }
-        });
-        Heartbeat {
-            stop,
-            handle: Some(handle),
-        }
+        conn.send("GET /query?param=held HTTP/1.1\r\n");
+        Holder { conn }
     }
 
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.handle.take().unwrap().join().unwrap();
+    /// Sends the rest of the head; the answer comes, and the drain may end.
+    fn finish(mut self) {
+        self.conn.send("Host: t\r\n\r\n");
+        assert_eq!(self.conn.response().status, 200);
     }
 }
 
@@ -171,7 +152,7 @@ fn sigterm_drains_then_exits_0() {
     let mut open = service.connect();
     open.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(open.response().status, 200);
-    let heartbeat = Heartbeat::start(&service);
+    let holder = Holder::start(&service);
 
     service.signal(libc::SIGTERM);
     let shutdown = service.wait_for_log(|l| l["event"] == "shutdown");
@@ -192,19 +173,20 @@ fn sigterm_drains_then_exits_0() {
     assert_eq!(query.header("Connection"), "close");
     assert!(service.is_running());
 
-    heartbeat.stop();
+    holder.finish();
     let status = service.wait_exit(PATIENCE);
     assert_eq!(status.code(), Some(0));
     let exit = service.wait_for_log(|l| l["event"] == "exit");
     assert_eq!(exit["code"], 0);
     assert_eq!(exit["drain_end"], "quiet");
-    assert_eq!(exit["in_flight"], 0);
+    assert_eq!(exit["pending"], 0);
 }
 
 #[test]
 fn a_request_in_flight_at_sigterm_is_answered() {
     let mut service = Service::start(&[("SHUTDOWN_GRACE_SECS", "30")]);
-    let heartbeat = Heartbeat::start(&service);
+    // Half a head when the signal comes: the drain waits for the rest, with
+    // nothing else to keep it busy.
     let mut conn = service.connect();
     conn.send("GET /query?param=acx333x HTTP/1.1\r\nHost: t\r\n");
 
@@ -215,9 +197,11 @@ fn a_request_in_flight_at_sigterm_is_answered() {
     assert_eq!(response.status, 200);
     assert_eq!(response.json()["count"], 2);
     assert_eq!(response.header("X-Request-Id"), "late");
-
-    heartbeat.stop();
     assert_eq!(service.wait_exit(PATIENCE).code(), Some(0));
+    assert_eq!(
+        service.wait_for_log(|l| l["event"] == "exit")["drain_end"],
+        "quiet"
+    );
 }
 
 #[test]
@@ -241,20 +225,20 @@ fn an_idle_server_exits_at_once_on_sigint() {
 #[test]
 fn a_busy_server_exits_0_when_the_grace_period_ends() {
     let mut service = Service::start(&[("SHUTDOWN_GRACE_SECS", "2")]);
-    let heartbeat = Heartbeat::start(&service);
+    let holder = Holder::start(&service);
     service.signal(libc::SIGTERM);
     assert_eq!(service.wait_exit(PATIENCE).code(), Some(0));
     let exit = service.wait_for_log(|l| l["event"] == "exit");
     assert_eq!(exit["drain_end"], "grace_expired");
     assert_eq!(exit["level"], "warn");
     assert!(exit["drain_ms"].as_u64().unwrap() >= 2000);
-    heartbeat.stop();
+    drop(holder);
 }
 
 #[test]
 fn a_second_signal_cuts_the_drain_short() {
     let mut service = Service::start(&[("SHUTDOWN_GRACE_SECS", "60")]);
-    let heartbeat = Heartbeat::start(&service);
+    let holder = Holder::start(&service);
     service.signal(libc::SIGTERM);
     service.wait_for_log(|l| l["event"] == "shutdown");
     service.signal(libc::SIGINT);
@@ -263,7 +247,7 @@ fn a_second_signal_cuts_the_drain_short() {
         service.wait_for_log(|l| l["event"] == "exit")["drain_end"],
         "second_signal"
     );
-    heartbeat.stop();
+    drop(holder);
 }
 
 #[test]
@@ -295,7 +279,7 @@ fn healthcheck_exits_0_for_a_healthy_server_and_1_otherwise() {
     assert_eq!(logged["path"], "/healthz");
 
     // Draining: /healthz answers 503, so the probe fails.
-    let heartbeat = Heartbeat::start(&service);
+    let holder = Holder::start(&service);
     service.signal(libc::SIGTERM);
     service.wait_for_log(|l| l["event"] == "shutdown");
     let draining = probe(&port);
@@ -303,7 +287,7 @@ fn healthcheck_exits_0_for_a_healthy_server_and_1_otherwise() {
     assert!(String::from_utf8(draining.stdout)
         .unwrap()
         .contains("answered 503"));
-    heartbeat.stop();
+    holder.finish();
     assert_eq!(service.wait_exit(PATIENCE).code(), Some(0));
 
     // Nothing listening any more.

@@ -1,39 +1,108 @@
 use ascii::AsciiString;
 
 use std::io::Error as IoError;
-use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::common::{HTTPVersion, Method};
-use crate::util::RefinedTcpStream;
-use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
-use crate::Request;
+use crate::common::{HTTPVersion, Header, Method};
+use crate::connection::Connection;
+use crate::request::Link;
+use crate::util::{Conn, Counters, MessagesQueue, Registry, Seat, Ticket, HEAD_TIMEOUT};
+use crate::{Message, Request};
 
-/// A ClientConnection is an object that will store a socket to a client
-/// and return Request objects.
-pub struct ClientConnection {
+/// What a connection's thread needs from the server (sre-kata patch).
+pub(crate) struct Shared {
+    pub(crate) messages: Arc<MessagesQueue<Message>>,
+    pub(crate) counters: Arc<Counters>,
+    /// The sockets' read timeout (set on the listener, inherited), to come
+    /// back to after a head's own deadline.
+    pub(crate) idle_timeout: Duration,
+}
+
+/// Serves one connection on the calling thread, until it ends; then frees
+/// its seat (sre-kata patch).
+pub(crate) fn serve(socket: Connection, seat: Seat, shared: &Shared) {
+    let registry = seat.registry();
+    // sre-kata patch: a peer that reset before `getpeername` is not a panic
+    let remote_addr = socket.peer_addr().ok().flatten();
+    let conn = Arc::new(Conn::for_current_thread(socket, registry.now_ms()));
+    seat.attach(Arc::clone(&conn));
+    let mut client = ClientConnection {
+        source: BufReader::with_capacity(
+            1024,
+            SocketReader {
+                conn: Arc::clone(&conn),
+                deadline: None,
+                idle_timeout: shared.idle_timeout,
+                shortened: false,
+            },
+        ),
+        conn: Arc::clone(&conn),
+        remote_addr,
+    };
+    client.run(registry, shared);
+    // The request still out gets its answer, and what the client's socket
+    // did not take of it goes out, before the connection closes.
+    conn.wait_until_answered();
+    conn.flush_leftover();
+    conn.end();
+}
+
+/// A connection's socket as its own thread reads it: within the idle
+/// timeout for the first byte of a head, within [`HEAD_TIMEOUT`] of it for
+/// the rest (sre-kata patch). Upstream allowed the idle timeout per read, so
+/// a head trickled a byte at a time could take for ever.
+struct SocketReader {
+    conn: Arc<Conn>,
+    deadline: Option<Instant>,
+    idle_timeout: Duration,
+    shortened: bool,
+}
+
+impl SocketReader {
+    fn head_started(&mut self, now: Instant) {
+        self.deadline = Some(now + HEAD_TIMEOUT);
+    }
+
+    fn head_done(&mut self) {
+        self.deadline = None;
+        if self.shortened {
+            self.shortened = false;
+            let _ = self.conn.set_read_timeout(self.idle_timeout);
+        }
+    }
+}
+
+impl Read for SocketReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(IoError::new(ErrorKind::TimedOut, "request head deadline"));
+            }
+            if left < self.idle_timeout {
+                self.conn.set_read_timeout(left)?;
+                self.shortened = true;
+            }
+        }
+        self.conn.socket().read(buf)
+    }
+}
+
+/// Reads a connection's requests and hands them out one at a time.
+struct ClientConnection {
+    conn: Arc<Conn>,
+
     // address of the client
-    remote_addr: IoResult<Option<SocketAddr>>,
+    remote_addr: Option<SocketAddr>,
 
-    // sequence of Readers to the stream, so that the data is not read in
-    //  the wrong order
-    source: SequentialReaderBuilder<BufReader<RefinedTcpStream>>,
-
-    // sequence of Writers to the stream, to avoid writing response #2 before
-    //  response #1
-    sink: SequentialWriterBuilder<BufWriter<RefinedTcpStream>>,
-
-    // Reader to read the next header from
-    next_header_source: SequentialReader<BufReader<RefinedTcpStream>>,
-
-    // set to true if we know that the previous request is the last one
-    no_more_requests: bool,
-
-    // true if the connection goes through SSL
-    secure: bool,
+    // sre-kata patch: the connection's socket, read by this thread alone;
+    // upstream chained readers so that request bodies could be read later.
+    source: BufReader<SocketReader>,
 }
 
 /// The most bytes a request line and its headers may take together
@@ -80,34 +149,107 @@ fn is_timeout(err: &IoError) -> bool {
     matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
+/// A request head, read and checked.
+struct Head {
+    method: Method,
+    path: String,
+    version: HTTPVersion,
+    headers: Vec<Header>,
+}
+
+impl ReadError {
+    /// What the library answers before it closes the connection, if
+    /// anything: status, version and detail (sre-kata patch: as
+    /// problem+json, saying `Connection: close`).
+    fn answer(&self) -> Option<(u16, HTTPVersion, &'static str)> {
+        Some(match self {
+            ReadError::WrongRequestLine => {
+                (400, HTTPVersion(1, 1), "The request line is malformed.")
+            }
+            ReadError::WrongHeader(v) => (400, v.clone(), "A header field is malformed."),
+            ReadError::RequestLineTooLong => {
+                (414, HTTPVersion(1, 1), "The request line is too long.")
+            }
+            ReadError::HeadersTooLarge(v) => {
+                (431, v.clone(), "The request header fields are too large.")
+            }
+            ReadError::HeadTimedOut => (
+                408,
+                HTTPVersion(1, 1),
+                "The request head did not arrive in time.",
+            ),
+            // sre-kata patch: this ends the connection too. Upstream went on
+            // reading, left its 505 unflushed in the write buffer, and then
+            // sent a 500 for the request it had dropped.
+            ReadError::VersionNotSupported => (
+                505,
+                HTTPVersion(1, 1),
+                "This server only supports HTTP versions 1.0 and 1.1.",
+            ),
+            ReadError::ExpectationFailed(v) => (
+                417,
+                v.clone(),
+                "Only the expectation 100-continue is supported.",
+            ),
+            // an idle connection timing out, a reset, an EOF, or a shed
+            // connection: close quietly
+            ReadError::ReadIoError(_) => return None,
+        })
+    }
+}
+
 impl ClientConnection {
-    /// Creates a new `ClientConnection` that takes ownership of the `TcpStream`.
-    pub fn new(
-        write_socket: RefinedTcpStream,
-        mut read_socket: RefinedTcpStream,
-    ) -> ClientConnection {
-        let remote_addr = read_socket.peer_addr();
-        let secure = read_socket.secure();
-
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
-        let first_header = source.next().unwrap();
-
-        ClientConnection {
-            source,
-            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
-            remote_addr,
-            next_header_source: first_header,
-            no_more_requests: false,
-            secure,
+    /// Reads requests and hands them out, one at a time, until the
+    /// connection ends (sre-kata patch: upstream's `Iterator`, which handed
+    /// out requests as fast as they came).
+    fn run(&mut self, registry: &Registry, shared: &Shared) {
+        loop {
+            if !self.conn.idle(registry.now_ms()) {
+                return; // shed
+            }
+            let head = self.read_head(registry);
+            self.source.get_mut().head_done();
+            // The previous request is answered first: one at a time, and
+            // answers in order.
+            self.conn.wait_until_answered();
+            if self.conn.is_ending() {
+                return;
+            }
+            let head = match head {
+                Ok(head) => head,
+                Err(error) => {
+                    if let Some((status, version, detail)) = error.answer() {
+                        self.last_words(status, version, detail);
+                    }
+                    return;
+                }
+            };
+            let last = closes_connection(&head);
+            let link = Link::new(Arc::clone(&self.conn), Ticket::issue(&shared.counters));
+            let mut request = Request::new(
+                head.method,
+                head.path,
+                head.version,
+                head.headers,
+                self.remote_addr,
+                link,
+            );
+            // sre-kata patch: a request that declares a body is the last one
+            // on its connection. Its body is never read, so the connection
+            // cannot carry another request, and an absurd `Content-Length`
+            // or a chunked body costs nothing.
+            let last = last || request.declares_body();
+            if last {
+                request.set_closes_connection();
+            }
+            shared.messages.push(request.into());
+            if last {
+                return;
+            }
         }
     }
 
-    /// true if the connection is HTTPS
-    pub fn secure(&self) -> bool {
-        self.secure
-    }
-
-    /// Reads the next line from self.next_header_source.
+    /// Reads the next line from the socket.
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
@@ -123,7 +265,7 @@ impl ClientConnection {
                 return Err(LineError::TooLong);
             }
 
-            let byte = self.next_header_source.by_ref().bytes().next();
+            let byte = self.source.by_ref().bytes().next();
 
             let byte = match byte {
                 Some(b) => b.map_err(LineError::Io)?,
@@ -147,212 +289,125 @@ impl ClientConnection {
         }
     }
 
-    /// Answers an error that ends the connection (sre-kata patch: as
-    /// problem+json, saying `Connection: close`).
+    /// Answers an error that ends the connection: written by this thread,
+    /// blocking for at most the write timeout (sre-kata patch).
     fn last_words(&mut self, status: u16, version: HTTPVersion, detail: &'static str) {
-        let mut writer = self.sink.next().unwrap();
-        crate::response::problem(crate::StatusCode(status), detail)
+        let mut bytes = Vec::with_capacity(512);
+        let printed = crate::response::problem(crate::StatusCode(status), detail)
             .with_connection_close()
-            .raw_print(&mut writer, version, &[], false, None)
-            .and_then(|()| writer.flush())
-            .ok();
+            .raw_print(&mut bytes, version, &[], false, None);
+        if printed.is_ok() {
+            let _ = self.conn.write_blocking(&bytes);
+        }
     }
 
-    /// Reads a request from the stream.
-    /// Blocks until the header has been read.
-    fn read(&mut self) -> Result<Request, ReadError> {
+    /// Waits for the first byte of a head, within the idle timeout; then
+    /// marks the connection busy reading a head, with its own deadline
+    /// (sre-kata patch).
+    fn wait_for_head(&mut self, registry: &Registry) -> Result<(), ReadError> {
+        match self.source.fill_buf() {
+            Ok([]) => Err(ReadError::ReadIoError(IoError::new(
+                ErrorKind::UnexpectedEof,
+                "the client closed the connection",
+            ))),
+            Ok(_) => {
+                if !self.conn.head_started(registry.now_ms()) {
+                    return Err(ReadError::ReadIoError(IoError::new(
+                        ErrorKind::ConnectionAborted,
+                        "the connection was shed",
+                    )));
+                }
+                self.source.get_mut().head_started(Instant::now());
+                Ok(())
+            }
+            Err(e) => Err(ReadError::ReadIoError(e)),
+        }
+    }
+
+    /// Reads a request head from the stream.
+    /// Blocks until the head has been read.
+    fn read_head(&mut self, registry: &Registry) -> Result<Head, ReadError> {
+        self.wait_for_head(registry)?;
         let mut budget = MAX_HEAD_BYTES;
-        let (method, path, version, headers) = {
-            // reading the request line
-            let (method, path, version) = {
-                let line = match self.read_next_line(&mut budget) {
-                    Ok(line) => line,
-                    Err(LineError::TooLong) => return Err(ReadError::RequestLineTooLong),
-                    Err(LineError::NotAscii) => return Err(ReadError::WrongRequestLine),
-                    Err(LineError::Io(e)) if is_timeout(&e) && budget < MAX_HEAD_BYTES => {
-                        return Err(ReadError::HeadTimedOut)
-                    }
-                    Err(LineError::Io(e)) => return Err(ReadError::ReadIoError(e)),
-                };
-
-                let (method, path, version) = parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?;
-                if version > (1, 1) {
-                    return Err(ReadError::VersionNotSupported);
-                }
-                (method, path, version)
+        // reading the request line
+        let (method, path, version) = {
+            let line = match self.read_next_line(&mut budget) {
+                Ok(line) => line,
+                Err(LineError::TooLong) => return Err(ReadError::RequestLineTooLong),
+                Err(LineError::NotAscii) => return Err(ReadError::WrongRequestLine),
+                Err(LineError::Io(e)) if is_timeout(&e) => return Err(ReadError::HeadTimedOut),
+                Err(LineError::Io(e)) => return Err(ReadError::ReadIoError(e)),
             };
 
-            // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = match self.read_next_line(&mut budget) {
-                        Ok(line) => line,
-                        Err(LineError::TooLong) => return Err(ReadError::HeadersTooLarge(version)),
-                        Err(LineError::NotAscii) => return Err(ReadError::WrongHeader(version)),
-                        Err(LineError::Io(e)) if is_timeout(&e) => {
-                            return Err(ReadError::HeadTimedOut)
-                        }
-                        Err(LineError::Io(e)) => return Err(ReadError::ReadIoError(e)),
-                    };
-
-                    if line.is_empty() {
-                        break;
-                    };
-                    if headers.len() == MAX_HEADERS {
-                        return Err(ReadError::HeadersTooLarge(version));
-                    }
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
-                }
-
-                headers
-            };
-
-            (method, path, version, headers)
+            let (method, path, version) = parse_request_line(
+                line.as_str().trim(), // TODO: remove this conversion
+            )?;
+            if version > (1, 1) {
+                return Err(ReadError::VersionNotSupported);
+            }
+            (method, path, version)
         };
 
-        // building the writer for the request
-        let writer = self.sink.next().unwrap();
+        // getting all headers
+        let mut headers = Vec::new();
+        loop {
+            let line = match self.read_next_line(&mut budget) {
+                Ok(line) => line,
+                Err(LineError::TooLong) => return Err(ReadError::HeadersTooLarge(version)),
+                Err(LineError::NotAscii) => return Err(ReadError::WrongHeader(version)),
+                Err(LineError::Io(e)) if is_timeout(&e) => return Err(ReadError::HeadTimedOut),
+                Err(LineError::Io(e)) => return Err(ReadError::ReadIoError(e)),
+            };
 
-        // follow-up for next potential request
-        let mut data_source = self.source.next().unwrap();
-        std::mem::swap(&mut self.next_header_source, &mut data_source);
+            if line.is_empty() {
+                break;
+            };
+            if headers.len() == MAX_HEADERS {
+                return Err(ReadError::HeadersTooLarge(version));
+            }
+            headers.push(match FromStr::from_str(line.as_str().trim()) {
+                // TODO: remove this conversion
+                Ok(h) => h,
+                _ => return Err(ReadError::WrongHeader(version)),
+            });
+        }
 
-        // building the next reader
-        let request = crate::request::new_request(
-            self.secure,
+        // Only `Expect: 100-continue` is understood (and, as bodies are
+        // never read, it is never answered with 100 Continue).
+        match find(&headers, "Expect") {
+            Some(v) if !v.eq_ignore_ascii_case("100-continue") => {
+                return Err(ReadError::ExpectationFailed(version))
+            }
+            _ => {}
+        }
+
+        Ok(Head {
             method,
             path,
-            version.clone(),
+            version,
             headers,
-            // sre-kata patch: a peer that reset before `getpeername` is not a panic
-            self.remote_addr.as_ref().ok().copied().flatten(),
-            data_source,
-            writer,
-        )
-        .map_err(|e| {
-            use crate::request;
-            match e {
-                request::RequestCreationError::CreationIoError(e) => ReadError::ReadIoError(e),
-                request::RequestCreationError::ExpectationFailed => {
-                    ReadError::ExpectationFailed(version)
-                }
-            }
-        })?;
-
-        // return the request
-        Ok(request)
+        })
     }
 }
 
-impl Iterator for ClientConnection {
-    type Item = Request;
+/// The value of the first header called `name`.
+fn find<'h>(headers: &'h [Header], name: &'static str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
+}
 
-    /// Blocks until the next Request is available.
-    /// Returns None when no new Requests will come from the client.
-    fn next(&mut self) -> Option<Request> {
-        use crate::StatusCode;
-
-        // the client sent a "connection: close" header in this previous request
-        //  or is using HTTP 1.0, meaning that no new request will come
-        if self.no_more_requests {
-            return None;
-        }
-
-        loop {
-            let mut rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    self.last_words(400, HTTPVersion(1, 1), "The request line is malformed.");
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    self.last_words(400, ver, "A header field is malformed.");
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::RequestLineTooLong) => {
-                    self.last_words(414, HTTPVersion(1, 1), "The request line is too long.");
-                    return None;
-                }
-
-                Err(ReadError::HeadersTooLarge(ver)) => {
-                    self.last_words(431, ver, "The request header fields are too large.");
-                    return None;
-                }
-
-                Err(ReadError::HeadTimedOut) => {
-                    self.last_words(408, HTTPVersion(1, 1), "The request head did not arrive in time.");
-                    return None; // closing the connection
-                }
-
-                // sre-kata patch: this ends the connection too. Upstream went
-                // on reading, left its 505 unflushed in the write buffer, and
-                // then sent a 500 for the request it had dropped.
-                Err(ReadError::VersionNotSupported) => {
-                    self.last_words(
-                        505,
-                        HTTPVersion(1, 1),
-                        "This server only supports HTTP versions 1.0 and 1.1.",
-                    );
-                    return None;
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    self.last_words(417, ver, "Only the expectation 100-continue is supported.");
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                // an idle connection timing out, a reset or an EOF: close quietly
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(rq) => rq,
-            };
-
-            // sre-kata patch: a request that declares a body is the last one on
-            // its connection. Its body is never drained, so the connection
-            // cannot carry another request, and an absurd `Content-Length` or a
-            // chunked body costs nothing.
-            if rq.declares_body() {
-                self.no_more_requests = true;
-            }
-
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
-
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
-
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                Some(ref val)
-                    if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
-                {
-                    self.no_more_requests = true
-                }
-                None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
-
-            if self.no_more_requests {
-                rq.set_closes_connection();
-            }
-
-            // returning the request
-            return Some(rq);
-        }
+/// True if no request may follow this one: the client said
+/// `Connection: close` or `upgrade`, or spoke HTTP/1.0 without keep-alive.
+fn closes_connection(head: &Head) -> bool {
+    let lowercase = find(&head.headers, "Connection").map(str::to_ascii_lowercase);
+    match lowercase {
+        Some(ref val) if val.contains("close") => true,
+        Some(ref val) if val.contains("upgrade") => true,
+        Some(ref val) if !val.contains("keep-alive") && head.version == HTTPVersion(1, 0) => true,
+        None if head.version == HTTPVersion(1, 0) => true,
+        _ => false,
     }
 }
 

@@ -87,12 +87,9 @@
 //! # let response = tiny_http::Response::from_file(File::open(&Path::new("image.png")).unwrap());
 //! let _ = request.respond(response);
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // sre-kata patch: allowed in util::sys alone
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
-
-#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-use zeroize::Zeroizing;
 
 use std::error::Error;
 use std::io::Error as IoError;
@@ -100,28 +97,25 @@ use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use client::ClientConnection;
 use connection::Connection;
-use util::MessagesQueue;
+use util::{Counters, MessagesQueue, Registry};
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
-pub use request::{ReadWrite, Request};
+pub use request::Request;
 pub use response::{Response, ResponseBox};
-pub use test::TestRequest;
+pub use util::{HEAD_TIMEOUT, OVERLOAD_IDLE, OVERLOAD_PERCENT};
 
 mod client;
 mod common;
 mod connection;
 mod request;
 mod response;
-mod ssl;
-mod test;
 mod util;
 
 /// The main class of this library.
@@ -139,9 +133,13 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // sre-kata patch: what `stats()` reports
+    counters: Arc<Counters>,
+    registry: Arc<Registry>,
 }
 
-enum Message {
+pub(crate) enum Message {
     Error(IoError),
     NewRequest(Request),
 }
@@ -168,24 +166,64 @@ pub struct IncomingRequests<'a> {
     server: &'a Server,
 }
 
-/// Represents the parameters required to create a server.
+/// How a server treats its connections (sre-kata patch).
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The most connections open at once; above it, new ones wait in the
+    /// kernel's backlog, and the longest-idle open one is closed to make
+    /// room.
+    pub max_connections: usize,
+    /// The read timeout the listening socket gives the connections it
+    /// accepts (the application sets it there): a connection comes back to
+    /// it after a request head's own deadline.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            max_connections: 1024,
+            idle_timeout: Duration::from_secs(75),
+        }
+    }
+}
+
+/// What the server is doing, for drains, logs and tests (sre-kata patch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Requests whose head was read and that are not answered yet, queued
+    /// for a worker or held by one.
+    pub pending: usize,
+    /// Requests answered since start.
+    pub answered: u64,
+    /// Connections with part of a request head: requests on their way.
+    pub reading: usize,
+    /// Connections open now.
+    pub connections: usize,
+    /// The most connections open at once.
+    pub max_connections: usize,
+    /// True from [`OVERLOAD_PERCENT`] of `max_connections` on, until the
+    /// count falls well below it.
+    pub overloaded: bool,
+    /// Connections closed early because they were idle, since start.
+    pub shed_idle: u64,
+    /// Connections closed because their request head was past
+    /// [`HEAD_TIMEOUT`], since start.
+    pub shed_heads: u64,
+}
+
+/// Configuration of a server: where it listens.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The addresses to try to listen to.
     pub addr: ConfigListenAddr,
-
-    /// If `Some`, then the server will use SSL to encode the communications.
-    pub ssl: Option<SslConfig>,
+    /// How it treats connections (sre-kata patch).
+    pub options: ServerOptions,
 }
 
-/// Configuration of the server for SSL.
-#[derive(Debug, Clone)]
-pub struct SslConfig {
-    /// Contains the public certificate to send to clients.
-    pub certificate: Vec<u8>,
-    /// Contains the ultra-secret private key used to decode communications.
-    pub private_key: Vec<u8>,
-}
+/// How often an idle accept loop wakes to shed idle connections under
+/// overload (sre-kata patch).
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
 impl Server {
     /// Shortcut for a simple server on a specific address.
@@ -196,209 +234,52 @@ impl Server {
     {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: None,
-        })
-    }
-
-    /// Shortcut for an HTTPS server on a specific address.
-    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-    #[inline]
-    pub fn https<A>(
-        addr: A,
-        config: SslConfig,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
-    where
-        A: ToSocketAddrs,
-    {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: Some(config),
-        })
-    }
-
-    #[cfg(unix)]
-    #[inline]
-    /// Shortcut for a UNIX socket server at a specific path
-    pub fn http_unix(
-        path: &std::path::Path,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::unix_from_path(path),
-            ssl: None,
+            options: ServerOptions::default(),
         })
     }
 
     /// Builds a new server that listens on the specified address.
     pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = config.addr.bind()?;
-        Self::from_listener(listener, config.ssl)
+        Self::from_listener(listener, config.options)
     }
 
-    /// Builds a new server using the specified TCP listener.
+    /// Builds a new server using the specified listener.
     ///
     /// This is useful if you've constructed TcpListener using some less usual method
     /// such as from systemd. For other cases, you probably want the `new()` function.
     pub fn from_listener<L: Into<Listener>>(
         listener: L,
-        ssl_config: Option<SslConfig>,
+        options: ServerOptions,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = listener.into();
-        // building the "close" variable
-        let close_trigger = Arc::new(AtomicBool::new(false));
+        let close = Arc::new(AtomicBool::new(false));
+        let local_addr = listener.local_addr()?;
+        log::debug!("Server listening on {}", local_addr);
 
-        // building the TcpListener
-        let (server, local_addr) = {
-            let local_addr = listener.local_addr()?;
-            log::debug!("Server listening on {}", local_addr);
-            (listener, local_addr)
-        };
-
-        // building the SSL capabilities
-        #[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        compile_error!(
-            "Features 'ssl-openssl' and 'ssl-rustls' must not be enabled at the same time"
-        );
-        #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-        type SslContext = ();
-        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        type SslContext = crate::ssl::SslContextImpl;
-        let ssl: Option<SslContext> = {
-            match ssl_config {
-                #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                Some(config) => Some(SslContext::from_pem(
-                    config.certificate,
-                    Zeroizing::new(config.private_key),
-                )?),
-                #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                Some(_) => return Err(
-                    "Building a server with SSL requires enabling the `ssl` feature in tiny-http"
-                        .into(),
-                ),
-                None => None,
-            }
-        };
-
-        // creating a task where server.accept() is continuously called
-        // and ClientConnection objects are pushed in the messages queue
         let messages = MessagesQueue::with_capacity(8);
+        let counters = Arc::new(Counters::default());
+        let registry = Arc::new(Registry::new(options.max_connections));
+        let accept = AcceptLoop {
+            listener,
+            close: Arc::clone(&close),
+            registry: Arc::clone(&registry),
+            shared: Arc::new(client::Shared {
+                messages: Arc::clone(&messages),
+                counters: Arc::clone(&counters),
+                idle_timeout: options.idle_timeout,
+            }),
+        };
+        thread::Builder::new()
+            .name("accept".into())
+            .spawn(move || accept.run())?;
 
-        let inside_close_trigger = close_trigger.clone();
-        let inside_messages = messages.clone();
-        thread::spawn(move || {
-            // sre-kata patch: whenever this thread ends while the server is
-            // still open, by a fatal accept error or by a panic, `recv()`
-            // reports it, so the application can exit instead of living on
-            // with nobody accepting connections.
-            let mut exit_report = AcceptThreadExit {
-                messages: inside_messages.clone(),
-                close: inside_close_trigger.clone(),
-                reason: None,
-            };
-
-            // a tasks pool is used to dispatch the connections into threads
-            let tasks_pool = util::TaskPool::new();
-            let mut backoff = util::AcceptBackoff::default();
-
-            log::debug!("Running accept thread");
-            while !inside_close_trigger.load(Relaxed) {
-                let sock = match server.accept() {
-                    Ok((sock, _)) => sock,
-                    // sre-kata patch: upstream ended the accept loop on any
-                    // error, so one aborted handshake or a moment without file
-                    // descriptors left the server deaf for good.
-                    Err(e) => match util::accept_error_kind(&e) {
-                        util::AcceptErrorKind::PeerGone => continue,
-                        util::AcceptErrorKind::OutOfResources => {
-                            log::warn!("Error accepting new client, backing off: {}", e);
-                            backoff.wait();
-                            continue;
-                        }
-                        util::AcceptErrorKind::Fatal => {
-                            log::error!("Error accepting new client: {}", e);
-                            exit_report.reason = Some(e);
-                            break;
-                        }
-                    },
-                };
-
-                // sre-kata patch: a handle to end the connection from the
-                // thread that answers it (util::ConnectionState).
-                let control = match sock.try_clone() {
-                    Ok(control) => control,
-                    Err(e) => {
-                        log::warn!("Dropping new client, backing off: {}", e);
-                        backoff.wait();
-                        continue;
-                    }
-                };
-
-                use util::RefinedTcpStream;
-                let streams = match ssl {
-                    None => RefinedTcpStream::new(sock),
-                    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                    Some(ref ssl) => {
-                        // trying to apply SSL over the connection
-                        // if an error occurs, we just close the socket and resume listening
-                        let sock = match ssl.accept(sock) {
-                            Ok(s) => s,
-                            Err(_) => continue,
-                        };
-
-                        RefinedTcpStream::new(sock)
-                    }
-                    #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                    Some(ref _ssl) => unreachable!(),
-                };
-                let (read_closable, write_closable) = match streams {
-                    Ok(streams) => streams,
-                    Err(e) => {
-                        log::warn!("Dropping new client, backing off: {}", e);
-                        backoff.wait();
-                        continue;
-                    }
-                };
-                let client = ClientConnection::new(write_closable, read_closable);
-
-                let messages = inside_messages.clone();
-                let mut client = Some((client, control));
-                let spawned = tasks_pool.spawn(Box::new(move || {
-                    if let Some((mut client, control)) = client.take() {
-                        // sre-kata patch: at most util::MAX_IN_FLIGHT
-                        // unanswered requests per connection (one for HTTPS,
-                        // as upstream did), so a client pipelining without
-                        // reading cannot queue requests without bound; and a
-                        // response that failed to go out ends the connection.
-                        let limit = if client.secure() { 1 } else { util::MAX_IN_FLIGHT };
-                        let state =
-                            Arc::new(util::ConnectionState::for_current_thread(limit, control));
-                        while let Some(rq) = client.next() {
-                            if state.is_broken() {
-                                rq.abandon();
-                                break;
-                            }
-                            messages.push(rq.with_connection(Arc::clone(&state)).into());
-                            if !state.wait_for_room() {
-                                break;
-                            }
-                        }
-                    }
-                }));
-                match spawned {
-                    Ok(()) => backoff.reset(),
-                    Err(e) => {
-                        log::warn!("Dropping new client, backing off: {}", e);
-                        backoff.wait();
-                    }
-                }
-            }
-            log::debug!("Terminating accept thread");
-        });
-
-        // result
         Ok(Server {
             messages,
-            close: close_trigger,
+            close,
             listening_addr: local_addr,
+            counters,
+            registry,
         })
     }
 
@@ -416,10 +297,19 @@ impl Server {
         self.listening_addr.clone()
     }
 
-    /// Returns the number of clients currently connected to the server.
-    pub fn num_connections(&self) -> usize {
-        unimplemented!()
-        //self.requests_receiver.lock().len()
+    /// What the server is doing now (sre-kata patch).
+    pub fn stats(&self) -> Stats {
+        let load = &self.registry.load;
+        Stats {
+            pending: self.counters.pending.load(SeqCst),
+            answered: self.counters.answered.load(SeqCst),
+            reading: self.registry.reading_heads(),
+            connections: load.open.load(Relaxed),
+            max_connections: self.registry.max(),
+            overloaded: load.overloaded.load(Relaxed),
+            shed_idle: load.shed_idle.load(Relaxed),
+            shed_heads: load.shed_heads.load(Relaxed),
+        }
     }
 
     /// Blocks until an HTTP request has been submitted and returns it.
@@ -427,7 +317,7 @@ impl Server {
         match self.messages.pop() {
             Some(Message::Error(err)) => Err(err),
             Some(Message::NewRequest(rq)) => Ok(rq),
-            None => Err(IoError::new(IoErrorKind::Other, "thread unblocked")),
+            None => Err(IoError::other("thread unblocked")),
         }
     }
 
@@ -457,6 +347,87 @@ impl Server {
     }
 }
 
+/// The accept thread: takes a seat among the open connections, accepts,
+/// and gives the connection a thread of its own (sre-kata patch: seats,
+/// shedding, and an accept loop that survives what upstream's did not).
+struct AcceptLoop {
+    listener: Listener,
+    close: Arc<AtomicBool>,
+    registry: Arc<Registry>,
+    shared: Arc<client::Shared>,
+}
+
+impl AcceptLoop {
+    fn run(self) {
+        // Whenever this thread ends while the server is still open, by a
+        // fatal accept error or by a panic, `recv()` reports it, so the
+        // application can exit instead of living on with nobody accepting
+        // connections.
+        let mut exit_report = AcceptThreadExit {
+            messages: Arc::clone(&self.shared.messages),
+            close: Arc::clone(&self.close),
+            reason: None,
+        };
+        let tasks_pool = util::TaskPool::new();
+        let mut backoff = util::AcceptBackoff::default();
+
+        log::debug!("Running accept thread");
+        while !self.close.load(Relaxed) {
+            // At the cap this waits, shedding an idle connection; meanwhile
+            // new connections wait in the kernel's backlog.
+            let Some(seat) = self.registry.take_seat(&self.close) else {
+                break;
+            };
+            if self.registry.load.overloaded.load(Relaxed) {
+                self.registry.sweep_if_overloaded();
+            }
+            let sock = match self.accept() {
+                Ok(Some(sock)) => sock,
+                Ok(None) => continue,
+                Err(e) => match util::accept_error_kind(&e) {
+                    util::AcceptErrorKind::PeerGone => continue,
+                    util::AcceptErrorKind::OutOfResources => {
+                        log::warn!("Error accepting new client, backing off: {}", e);
+                        backoff.wait();
+                        continue;
+                    }
+                    util::AcceptErrorKind::Fatal => {
+                        log::error!("Error accepting new client: {}", e);
+                        exit_report.reason = Some(e);
+                        break;
+                    }
+                },
+            };
+
+            let shared = Arc::clone(&self.shared);
+            let mut job = Some((sock, seat));
+            let spawned = tasks_pool.spawn(Box::new(move || {
+                if let Some((sock, seat)) = job.take() {
+                    client::serve(sock, seat, &shared);
+                }
+            }));
+            match spawned {
+                Ok(()) => backoff.reset(),
+                Err(e) => {
+                    log::warn!("Dropping new client, backing off: {}", e);
+                    backoff.wait();
+                }
+            }
+        }
+        log::debug!("Terminating accept thread");
+    }
+
+    /// Accepts a connection if one arrives within [`SWEEP_EVERY`]; on the
+    /// way, sheds idle connections while overloaded.
+    fn accept(&self) -> IoResult<Option<Connection>> {
+        if !util::wait_readable(&self.listener, SWEEP_EVERY)? {
+            self.registry.sweep_if_overloaded();
+            return Ok(None);
+        }
+        self.listener.accept().map(|(sock, _)| Some(sock))
+    }
+}
+
 /// Reports the end of the accept thread through the messages queue, unless the
 /// server is closing (sre-kata patch). Runs on unwinding too, so a panic in the
 /// accept loop is reported like a fatal accept error.
@@ -474,7 +445,7 @@ impl Drop for AcceptThreadExit {
         let reason = self
             .reason
             .take()
-            .unwrap_or_else(|| IoError::new(IoErrorKind::Other, "the accept thread panicked"));
+            .unwrap_or_else(|| IoError::other("the accept thread panicked"));
         self.messages.push(reason.into());
     }
 }

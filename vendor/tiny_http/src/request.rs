@@ -1,5 +1,4 @@
-use std::io::Error as IoError;
-use std::io::{self, Cursor, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -7,9 +6,8 @@ use std::str::FromStr;
 
 use std::sync::Arc;
 
-use crate::util::{ConnectionState, EqualReader, FusedReader};
+use crate::util::{Conn, Ticket};
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
-use chunked_transfer::Decoder;
 
 /// Represents an HTTP request made by a client.
 ///
@@ -19,45 +17,28 @@ use chunked_transfer::Decoder;
 /// This object implements the `Send` trait, therefore you can dispatch your requests to
 /// worker threads.
 ///
-/// # Pipelining
+/// # One at a time per connection (sre-kata patch)
 ///
-/// If a client sends multiple requests in a row (without waiting for the response), then you will
-/// get multiple `Request` objects simultaneously. This is called *requests pipelining*.
-/// Tiny-http automatically reorders the responses so that you don't need to worry about the order
-/// in which you call `respond` or `into_writer`.
+/// A connection hands out its next request only once the previous one is
+/// answered, so one connection never holds more than one worker, and
+/// responses go out in order without any reordering. Answering never waits
+/// on the client: see `util::conn`.
 ///
-/// This mechanic is disabled if:
+/// # Bodies (sre-kata patch)
 ///
-///  - The body of a request is large enough (handling requires pipelining requires storing the
-///    body of the request in a buffer ; if the body is too big, tiny-http will avoid doing that)
-///  - A request sends a `Expect: 100-continue` header (which means that the client waits to
-///    know whether its body will be processed before sending it)
-///  - A request sends a `Connection: close` header or `Connection: upgrade` header (used for
-///    websockets), which indicates that this is the last request that will be received on this
-///    connection
+/// Request bodies are never read. A request that declares one
+/// ([`Request::declares_body`]) is the last on its connection, which ends
+/// after the response. Upstream's `as_reader`, `into_writer` and `upgrade`
+/// are gone with them.
 ///
 /// # Automatic cleanup
 ///
-/// If a `Request` object is destroyed without `into_writer` or `respond` being called,
-/// an empty response with a 500 status code (internal server error) will automatically be
-/// sent back to the client.
-/// This means that if your code fails during the handling of a request, this "internal server
-/// error" response will automatically be sent during the stack unwinding.
-///
-/// # Testing
-///
-/// If you want to build fake requests to test your server, use [`TestRequest`](crate::test::TestRequest).
+/// If a `Request` object is destroyed without `respond` being called,
+/// a 500 response is sent back to the client. This means that if your code
+/// fails during the handling of a request, this "internal server error"
+/// response will automatically be sent during the stack unwinding.
 pub struct Request {
-    // where to read the body from
-    data_reader: Option<Box<dyn Read + Send + 'static>>,
-
-    // if this writer is empty, then the request has been answered
-    response_writer: Option<Box<dyn Write + Send + 'static>>,
-
     remote_addr: Option<SocketAddr>,
-
-    // true if HTTPS, false if HTTP
-    secure: bool,
 
     method: Method,
 
@@ -69,15 +50,6 @@ pub struct Request {
 
     body_length: Option<usize>,
 
-    // true if a `100 Continue` response must be sent when `as_reader()` is called
-    must_send_continue: bool,
-
-    // sre-kata patch: if Some, the connection is told once the request is
-    // answered, and whether it may carry another request (not after a failed
-    // response write, which ends the connection). Upstream sent on a channel,
-    // for HTTPS only.
-    connection: Option<Arc<ConnectionState>>,
-
     // sre-kata patch: true if the request has a Content-Length other than 0
     // or any Transfer-Encoding, so its connection must not be reused.
     declares_body: bool,
@@ -85,187 +57,83 @@ pub struct Request {
     // sre-kata patch: true if no request will follow this one on its
     // connection, so the response says `Connection: close`.
     closes_connection: bool,
+
+    // sre-kata patch: where the answer goes; `None` once answered.
+    link: Option<Link>,
 }
 
-struct NotifyOnDrop<R> {
-    connection: Arc<ConnectionState>,
-    inner: R,
+/// A request's hold on its connection and its place in the counts
+/// (sre-kata patch). Dropping it, answered or not, panics included, lets the
+/// connection's thread go on to the next request.
+pub(crate) struct Link {
+    conn: Arc<Conn>,
+    ticket: Option<Ticket>,
 }
 
-impl<R: Read> Read for NotifyOnDrop<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
+impl Link {
+    pub(crate) fn new(conn: Arc<Conn>, ticket: Ticket) -> Link {
+        conn.hand_out();
+        Link {
+            conn,
+            ticket: Some(ticket),
+        }
+    }
+
+    fn counted_as_answered(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            ticket.answered();
+        }
     }
 }
-impl<R: Write> Write for NotifyOnDrop<R> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-impl<R> Drop for NotifyOnDrop<R> {
+
+impl Drop for Link {
     fn drop(&mut self) {
-        self.connection.finished(true);
+        // Unanswered (a panic while responding): nothing may follow on the
+        // connection, or the next answer would pass for this one.
+        if self.ticket.is_some() {
+            self.conn.end();
+        }
+        self.conn.answered();
     }
-}
-
-/// Error that can happen when building a `Request` object.
-#[derive(Debug)]
-pub enum RequestCreationError {
-    /// The client sent an `Expect` header that was not recognized by tiny-http.
-    ExpectationFailed,
-
-    /// Error while reading data from the socket during the creation of the `Request`.
-    CreationIoError(IoError),
-}
-
-impl From<IoError> for RequestCreationError {
-    fn from(err: IoError) -> RequestCreationError {
-        RequestCreationError::CreationIoError(err)
-    }
-}
-
-/// Builds a new request.
-///
-/// After the request line and headers have been read from the socket, a new `Request` object
-/// is built.
-///
-/// You must pass a `Read` that will allow the `Request` object to read from the incoming data.
-/// It is the responsibility of the `Request` to read only the data of the request and not further.
-///
-/// The `Write` object will be used by the `Request` to write the response.
-#[allow(clippy::too_many_arguments)]
-pub fn new_request<R, W>(
-    secure: bool,
-    method: Method,
-    path: String,
-    version: HTTPVersion,
-    headers: Vec<Header>,
-    remote_addr: Option<SocketAddr>,
-    mut source_data: R,
-    writer: W,
-) -> Result<Request, RequestCreationError>
-where
-    R: Read + Send + 'static,
-    W: Write + Send + 'static,
-{
-    // finding the transfer-encoding header
-    let transfer_encoding = headers
-        .iter()
-        .find(|h: &&Header| h.field.equiv("Transfer-Encoding"))
-        .map(|h| h.value.clone());
-
-    // sre-kata patch: any Transfer-Encoding, or any Content-Length that is not
-    // exactly 0 (even one that does not parse), declares a body.
-    let declares_body = transfer_encoding.is_some()
-        || headers
-            .iter()
-            .any(|h| h.field.equiv("Content-Length") && h.value.as_str().trim() != "0");
-
-    // finding the content-length header
-    let content_length = if transfer_encoding.is_some() {
-        // if transfer-encoding is specified, the Content-Length
-        // header must be ignored (RFC2616 #4.4)
-        None
-    } else {
-        headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Content-Length"))
-            .and_then(|h| FromStr::from_str(h.value.as_str()).ok())
-    };
-
-    // true if the client sent a `Expect: 100-continue` header
-    let expects_continue = {
-        match headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Expect"))
-            .map(|h| h.value.as_str())
-        {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("100-continue") => true,
-            _ => return Err(RequestCreationError::ExpectationFailed),
-        }
-    };
-
-    // true if the client sent a `Connection: upgrade` header
-    let connection_upgrade = {
-        match headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Connection"))
-            .map(|h| h.value.as_str())
-        {
-            Some(v) if v.to_ascii_lowercase().contains("upgrade") => true,
-            _ => false,
-        }
-    };
-
-    // we wrap `source_data` around a reading whose nature depends on the transfer-encoding and
-    // content-length headers
-    let reader = if connection_upgrade {
-        // if we have a `Connection: upgrade`, always keeping the whole reader
-        Box::new(source_data) as Box<dyn Read + Send + 'static>
-    } else if let Some(content_length) = content_length {
-        if content_length == 0 {
-            Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-        } else if content_length <= 1024 && !expects_continue {
-            // if the content-length is small enough, we just read everything into a buffer
-
-            let mut buffer = vec![0; content_length];
-            let mut offset = 0;
-
-            while offset != content_length {
-                let read = source_data.read(&mut buffer[offset..])?;
-                if read == 0 {
-                    // the socket returned EOF, but we were before the expected content-length
-                    // aborting
-                    let info = "Connection has been closed before we received enough data";
-                    let err = IoError::new(ErrorKind::ConnectionAborted, info);
-                    return Err(RequestCreationError::CreationIoError(err));
-                }
-
-                offset += read;
-            }
-
-            Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
-        } else {
-            let data_reader = EqualReader::new(source_data, content_length);
-            Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
-        }
-    } else if transfer_encoding.is_some() {
-        // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
-        // over the message (RFC2616 #3.6)
-        Box::new(FusedReader::new(Decoder::new(source_data))) as Box<dyn Read + Send + 'static>
-    } else {
-        // if we have neither a Content-Length nor a Transfer-Encoding,
-        // assuming that we have no data
-        // TODO: could also be multipart/byteranges
-        Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-    };
-
-    Ok(Request {
-        data_reader: Some(reader),
-        response_writer: Some(Box::new(writer) as Box<dyn Write + Send + 'static>),
-        remote_addr,
-        secure,
-        method,
-        path,
-        http_version: version,
-        headers,
-        body_length: content_length,
-        must_send_continue: expects_continue,
-        connection: None,
-        declares_body,
-        closes_connection: false,
-    })
 }
 
 impl Request {
-    /// Returns true if the request was made through HTTPS.
-    #[inline]
-    pub fn secure(&self) -> bool {
-        self.secure
+    /// A request read from a connection (sre-kata patch: its body is never
+    /// read, so it carries none).
+    pub(crate) fn new(
+        method: Method,
+        path: String,
+        http_version: HTTPVersion,
+        headers: Vec<Header>,
+        remote_addr: Option<SocketAddr>,
+        link: Link,
+    ) -> Request {
+        let transfer_encoding = headers.iter().any(|h| h.field.equiv("Transfer-Encoding"));
+        // Any Transfer-Encoding, or any Content-Length that is not exactly 0
+        // (even one that does not parse), declares a body.
+        let declares_body = transfer_encoding
+            || headers
+                .iter()
+                .any(|h| h.field.equiv("Content-Length") && h.value.as_str().trim() != "0");
+        let body_length = if transfer_encoding {
+            None
+        } else {
+            headers
+                .iter()
+                .find(|h| h.field.equiv("Content-Length"))
+                .and_then(|h| usize::from_str(h.value.as_str()).ok())
+        };
+        Request {
+            remote_addr,
+            method,
+            path,
+            http_version,
+            headers,
+            body_length,
+            declares_body,
+            closes_connection: false,
+            link: Some(link),
+        }
     }
 
     /// Returns the method requested by the client (eg. `GET`, `POST`, etc.).
@@ -292,7 +160,7 @@ impl Request {
         &self.http_version
     }
 
-    /// Returns the length of the body in bytes.
+    /// Returns the length of the body the request declares, in bytes.
     ///
     /// Returns `None` if the length is unknown.
     #[inline]
@@ -322,176 +190,48 @@ impl Request {
         self.remote_addr.as_ref()
     }
 
-    /// Sends a response with a `Connection: upgrade` header, then turns the `Request` into a `Stream`.
-    ///
-    /// The main purpose of this function is to support websockets.
-    /// If you detect that the request wants to use some kind of protocol upgrade, you can
-    ///  call this function to obtain full control of the socket stream.
-    ///
-    /// If you call this on a non-websocket request, tiny-http will wait until this `Stream` object
-    ///  is destroyed before continuing to read or write on the socket. Therefore you should always
-    ///  destroy it as soon as possible.
-    pub fn upgrade<R: Read>(
-        mut self,
-        protocol: &str,
-        response: Response<R>,
-    ) -> Box<dyn ReadWrite + Send> {
-        use crate::util::CustomStream;
-
-        response
-            .raw_print(
-                self.response_writer.as_mut().unwrap().by_ref(),
-                self.http_version.clone(),
-                &self.headers,
-                false,
-                Some(protocol),
-            )
-            .ok(); // TODO: unused result
-
-        self.response_writer.as_mut().unwrap().flush().ok(); // TODO: unused result
-
-        let stream = CustomStream::new(self.extract_reader_impl(), self.extract_writer_impl());
-        if let Some(connection) = self.connection.take() {
-            let stream = NotifyOnDrop {
-                connection,
-                inner: stream,
-            };
-            Box::new(stream) as Box<dyn ReadWrite + Send>
-        } else {
-            Box::new(stream) as Box<dyn ReadWrite + Send>
-        }
-    }
-
-    /// Allows to read the body of the request.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// # extern crate rustc_serialize;
-    /// # extern crate tiny_http;
-    /// # use rustc_serialize::json::Json;
-    /// # use std::io::Read;
-    /// # fn get_content_type(_: &tiny_http::Request) -> &'static str { "" }
-    /// # fn main() {
-    /// # let server = tiny_http::Server::http("0.0.0.0:0").unwrap();
-    /// let mut request = server.recv().unwrap();
-    ///
-    /// if get_content_type(&request) == "application/json" {
-    ///     let mut content = String::new();
-    ///     request.as_reader().read_to_string(&mut content).unwrap();
-    ///     let json: Json = content.parse().unwrap();
-    /// }
-    /// # }
-    /// ```
-    ///
-    /// If the client sent a `Expect: 100-continue` header with the request, calling this
-    ///  function will send back a `100 Continue` response.
-    #[inline]
-    pub fn as_reader(&mut self) -> &mut dyn Read {
-        if self.must_send_continue {
-            let msg = Response::new_empty(StatusCode(100));
-            msg.raw_print(
-                self.response_writer.as_mut().unwrap().by_ref(),
-                self.http_version.clone(),
-                &self.headers,
-                true,
-                None,
-            )
-            .ok();
-            self.response_writer.as_mut().unwrap().flush().ok();
-            self.must_send_continue = false;
-        }
-
-        self.data_reader.as_mut().unwrap()
-    }
-
-    /// Turns the `Request` into a writer.
-    ///
-    /// The writer has a raw access to the stream to the user.
-    /// This function is useful for things like CGI.
-    ///
-    /// Note that the destruction of the `Writer` object may trigger
-    /// some events. For exemple if a client has sent multiple requests and the requests
-    /// have been processed in parallel, the destruction of a writer will trigger
-    /// the writing of the next response.
-    /// Therefore you should always destroy the `Writer` as soon as possible.
-    #[inline]
-    pub fn into_writer(mut self) -> Box<dyn Write + Send + 'static> {
-        let writer = self.extract_writer_impl();
-        if let Some(connection) = self.connection.take() {
-            let writer = NotifyOnDrop {
-                connection,
-                inner: writer,
-            };
-            Box::new(writer) as Box<dyn Write + Send + 'static>
-        } else {
-            writer
-        }
-    }
-
-    /// Extract the response `Writer` object from the Request, dropping this `Writer` has the same side effects
-    /// as the object returned by `into_writer` above.
-    ///
-    /// This may only be called once on a single request.
-    fn extract_writer_impl(&mut self) -> Box<dyn Write + Send + 'static> {
-        use std::mem;
-
-        assert!(self.response_writer.is_some());
-
-        let mut writer = None;
-        mem::swap(&mut self.response_writer, &mut writer);
-        writer.unwrap()
-    }
-
-    /// Extract the body `Reader` object from the Request.
-    ///
-    /// This may only be called once on a single request.
-    fn extract_reader_impl(&mut self) -> Box<dyn Read + Send + 'static> {
-        use std::mem;
-
-        assert!(self.data_reader.is_some());
-
-        let mut reader = None;
-        mem::swap(&mut self.data_reader, &mut reader);
-        reader.unwrap()
-    }
-
     /// Sends a response to this request.
-    #[inline]
-    pub fn respond<R>(mut self, response: Response<R>) -> Result<(), IoError>
+    ///
+    /// sre-kata patch: the response is written out in full first, then sent
+    /// without blocking; what the client's socket does not take at once is
+    /// left to the connection's own thread (`util::conn`), which ends the
+    /// connection after it. The request is counted as answered before the
+    /// bytes go out.
+    pub fn respond<R>(mut self, response: Response<R>) -> Result<(), io::Error>
     where
         R: Read,
     {
-        let res = self.respond_impl(response);
-        if let Some(connection) = self.connection.take() {
-            connection.finished(res.is_ok() && !self.closes_connection);
-        }
-        res
+        self.respond_impl(response)
     }
 
-    fn respond_impl<R>(&mut self, response: Response<R>) -> Result<(), IoError>
+    fn respond_impl<R>(&mut self, response: Response<R>) -> Result<(), io::Error>
     where
         R: Read,
     {
-        let mut writer = self.extract_writer_impl();
-
-        let do_not_send_body = self.method == Method::Head;
-
+        let Some(mut link) = self.link.take() else {
+            return Ok(());
+        };
         let response = if self.closes_connection {
             response.with_connection_close()
         } else {
             response
         };
-
-        Self::ignore_client_closing_errors(response.raw_print(
-            writer.by_ref(),
+        let mut bytes = Vec::with_capacity(512);
+        let printed = response.raw_print(
+            &mut bytes,
             self.http_version.clone(),
             &self.headers,
-            do_not_send_body,
+            self.method == Method::Head,
             None,
-        ))?;
-
-        Self::ignore_client_closing_errors(writer.flush())
+        );
+        if let Err(error) = printed {
+            // The response's own reader failed, before anything was sent.
+            link.conn.end();
+            return Err(error);
+        }
+        link.counted_as_answered();
+        let delivered = link.conn.deliver(&bytes, self.closes_connection);
+        Self::ignore_client_closing_errors(delivered.map(drop))
     }
 
     fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {
@@ -502,19 +242,6 @@ impl Request {
             ErrorKind::ConnectionReset => Ok(()),
             _ => Err(err),
         })
-    }
-
-    /// Ties the request to its connection's state (sre-kata patch).
-    pub(crate) fn with_connection(mut self, connection: Arc<ConnectionState>) -> Self {
-        connection.started();
-        self.connection = Some(connection);
-        self
-    }
-
-    /// Drops a request that will not be answered because its connection
-    /// broke, without upstream's automatic 500 (sre-kata patch).
-    pub(crate) fn abandon(mut self) {
-        self.response_writer = None;
     }
 
     /// Makes this request the last one on its connection: the response says
@@ -538,26 +265,91 @@ impl fmt::Debug for Request {
 
 impl Drop for Request {
     fn drop(&mut self) {
-        if self.response_writer.is_some() {
+        if self.link.is_some() {
             let response =
                 crate::response::problem(StatusCode(500), "The request was not answered.");
-            let res = self.respond_impl(response);
-            if let Some(connection) = self.connection.take() {
-                connection.finished(res.is_ok());
-            }
+            let _ = self.respond_impl(response);
         }
     }
 }
 
-/// Dummy trait that regroups the `Read` and `Write` traits.
-///
-/// Automatically implemented on all types that implement both `Read` and `Write`.
-pub trait ReadWrite: Read + Write {}
-impl<T> ReadWrite for T where T: Read + Write {}
-
 #[cfg(test)]
 mod tests {
-    use super::Request;
+    use super::{Link, Request};
+    use crate::util::{Conn, Counters, Ticket};
+    use crate::{HTTPVersion, Method, Response, StatusCode};
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    /// A request on a real connection, and the client's end of it.
+    fn request(counters: &Arc<Counters>) -> (Request, Arc<Conn>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let conn = Arc::new(Conn::for_current_thread(server.into(), 0));
+        let link = Link::new(Arc::clone(&conn), Ticket::issue(counters));
+        let request = Request::new(
+            Method::Get,
+            "/".into(),
+            HTTPVersion(1, 1),
+            Vec::new(),
+            None,
+            link,
+        );
+        (request, conn, client)
+    }
+
+    struct Panics;
+
+    impl Read for Panics {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            panic!("a response body that panics")
+        }
+    }
+
+    #[test]
+    fn a_panic_while_responding_frees_the_connection_and_ends_it() {
+        let counters = Arc::new(Counters::default());
+        let (request, conn, _client) = request(&counters);
+        assert!(conn.is_busy());
+        let response = Response::new(StatusCode(200), Vec::new(), Panics, Some(4), None);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _ = request.respond(response);
+        }));
+        assert!(result.is_err());
+        // Upstream kept the connection's permit: after eight such panics its
+        // reader waited for ever. Here the thread may go on, and the
+        // connection ends, since nothing answered this request.
+        assert!(!conn.is_busy());
+        assert!(conn.is_ending());
+        assert_eq!(counters.pending.load(Ordering::SeqCst), 0);
+        assert_eq!(counters.answered.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn an_answer_is_counted_before_the_client_can_read_it() {
+        let counters = Arc::new(Counters::default());
+        let (request, conn, mut client) = request(&counters);
+        request.respond(Response::from_string("hi")).unwrap();
+        let mut first = [0u8; 12];
+        client.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
+        assert_eq!(counters.answered.load(Ordering::SeqCst), 1);
+        assert_eq!(counters.pending.load(Ordering::SeqCst), 0);
+        assert!(!conn.is_busy() && !conn.is_ending());
+    }
+
+    #[test]
+    fn an_unanswered_request_gets_a_500() {
+        let counters = Arc::new(Counters::default());
+        let (request, _conn, mut client) = request(&counters);
+        drop(request);
+        let mut first = [0u8; 12];
+        client.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"HTTP/1.1 500");
+    }
 
     #[test]
     fn must_be_send() {

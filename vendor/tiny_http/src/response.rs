@@ -24,18 +24,18 @@ use std::time::SystemTime;
 /// Some headers have special behaviors:
 ///
 ///  - `Content-Encoding`: If you define this header, the library
-///     will assume that the data from the `Read` object has the specified encoding
-///     and will just pass-through.
+///    will assume that the data from the `Read` object has the specified encoding
+///    and will just pass-through.
 ///
 ///  - `Content-Length`: The length of the data should be set manually
-///     using the `Reponse` object's API. Attempting to set the value of this
-///     header will be equivalent to modifying the size of the data but the header
-///     itself may not be present in the final result.
+///    using the `Reponse` object's API. Attempting to set the value of this
+///    header will be equivalent to modifying the size of the data but the header
+///    itself may not be present in the final result.
 ///
 ///  - `Content-Type`: You may only set this header to one value at a time. If you
-///     try to set it more than once, the existing value will be overwritten. This
-///     behavior differs from the default for most headers, which is to allow them to
-///     be set multiple times in the same response.
+///    try to set it more than once, the existing value will be overwritten. This
+///    behavior differs from the default for most headers, which is to allow them to
+///    be set multiple times in the same response.
 ///
 pub struct Response<R> {
     reader: R,
@@ -78,7 +78,7 @@ fn build_date_header() -> Header {
     use std::time::UNIX_EPOCH;
 
     thread_local! {
-        static CACHED: RefCell<Option<(u64, Header)>> = RefCell::new(None);
+        static CACHED: RefCell<Option<(u64, Header)>> = const { RefCell::new(None) };
     }
     let now = SystemTime::now();
     let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -155,7 +155,7 @@ fn choose_transfer_encoding(
     // sre-kata patch: a body of known, small length always goes out with
     // `Content-Length`, whatever the request's `TE` header asks for; chunked
     // is always acceptable to HTTP/1.1 clients, never required.
-    if !has_additional_headers && entity_length.map_or(false, |len| len < chunked_threshold) {
+    if !has_additional_headers && entity_length.is_some_and(|len| len < chunked_threshold) {
         return TransferEncoding::Identity;
     }
 
@@ -200,10 +200,7 @@ fn choose_transfer_encoding(
     }
 
     // if we don't have a Content-Length, or if the Content-Length is too big, using chunks writer
-    if entity_length
-        .as_ref()
-        .map_or(true, |val| *val >= chunked_threshold)
-    {
+    if entity_length.is_none_or(|val| val >= chunked_threshold) {
         return TransferEncoding::Chunked;
     }
 
@@ -593,9 +590,7 @@ pub(crate) fn problem(status: StatusCode, detail: &'static str) -> Response<Curs
             Header::from_bytes(&b"Content-Type"[..], &b"application/problem+json"[..]).unwrap(),
         )
         .with_header(Header::from_bytes(&b"Cache-Control"[..], &b"no-store"[..]).unwrap())
-        .with_header(
-            Header::from_bytes(&b"X-Content-Type-Options"[..], &b"nosniff"[..]).unwrap(),
-        )
+        .with_header(Header::from_bytes(&b"X-Content-Type-Options"[..], &b"nosniff"[..]).unwrap())
 }
 
 impl Response<io::Empty> {

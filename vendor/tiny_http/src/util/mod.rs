@@ -1,23 +1,19 @@
-pub(crate) use self::connection_state::{ConnectionState, MAX_IN_FLIGHT};
-pub use self::custom_stream::CustomStream;
-pub use self::equal_reader::EqualReader;
-pub use self::fused_reader::FusedReader;
+pub(crate) use self::conn::Conn;
 pub use self::messages_queue::MessagesQueue;
-pub use self::refined_tcp_stream::RefinedTcpStream;
-pub use self::sequential::{SequentialReader, SequentialReaderBuilder};
-pub use self::sequential::{SequentialWriter, SequentialWriterBuilder};
+pub(crate) use self::registry::{Registry, Seat};
+pub use self::registry::{HEAD_TIMEOUT, OVERLOAD_IDLE, OVERLOAD_PERCENT};
+pub(crate) use self::sys::wait_readable;
 pub use self::task_pool::TaskPool;
+pub(crate) use self::ticket::{Counters, Ticket};
 
 use std::str::FromStr;
 
-mod connection_state;
-mod custom_stream;
-mod equal_reader;
-mod fused_reader;
+mod conn;
 mod messages_queue;
-pub(crate) mod refined_tcp_stream;
-mod sequential;
+mod registry;
+mod sys;
 mod task_pool;
+mod ticket;
 
 /// Parses a the value of a header.
 /// Suitable for `Accept-*`, `TE`, etc.

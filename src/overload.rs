@@ -1,0 +1,127 @@
+//! Overload reports: the server's overload state, as log lines.
+//!
+//! Contract: while connections are near the cap, tiny_http sheds idle ones
+//! (vendor/tiny_http/PATCHES.md). [`Watch::observe`] turns that state into
+//! `overload` lines: `state` `start` when it begins and `stop` when it ends,
+//! each with the open connections, the cap, and the connections shed since
+//! the previous line. Lines are at least [`MIN_GAP`] apart, so a server at
+//! the edge cannot flood its own log; a change within the gap is reported
+//! when the gap is over, if it still holds.
+
+use crate::log::Logger;
+use crate::server::Activity;
+use std::time::{Duration, Instant};
+
+/// The least time between two `overload` lines.
+pub const MIN_GAP: Duration = Duration::from_secs(10);
+
+/// What an `overload` line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// True when overload starts, false when it stops.
+    pub overloaded: bool,
+    /// Connections open.
+    pub connections: usize,
+    /// The cap.
+    pub max_connections: usize,
+    /// Idle connections shed since the previous line.
+    pub shed_idle: u64,
+    /// Late heads shed since the previous line.
+    pub shed_heads: u64,
+}
+
+/// The reported state, and when it was last reported.
+#[derive(Debug, Default)]
+pub struct Watch {
+    overloaded: bool,
+    last_line: Option<Instant>,
+    shed_idle: u64,
+    shed_heads: u64,
+}
+
+impl Watch {
+    /// Looks at the server at `now`: a report if its overload state changed
+    /// and the last line is at least [`MIN_GAP`] old.
+    pub fn observe(&mut self, now: Instant, activity: &Activity) -> Option<Report> {
+        if activity.overloaded == self.overloaded {
+            return None;
+        }
+        if self
+            .last_line
+            .is_some_and(|last| now.duration_since(last) < MIN_GAP)
+        {
+            return None;
+        }
+        let report = Report {
+            overloaded: activity.overloaded,
+            connections: activity.connections,
+            max_connections: activity.max_connections,
+            shed_idle: activity.shed_idle - self.shed_idle,
+            shed_heads: activity.shed_heads - self.shed_heads,
+        };
+        self.overloaded = activity.overloaded;
+        self.last_line = Some(now);
+        self.shed_idle = activity.shed_idle;
+        self.shed_heads = activity.shed_heads;
+        Some(report)
+    }
+
+    /// Observes, and logs the report if there is one.
+    pub fn log(&mut self, now: Instant, activity: &Activity, logger: &Logger) {
+        if let Some(report) = self.observe(now, activity) {
+            let line = if report.overloaded {
+                logger.warn("overload").str("state", "start")
+            } else {
+                logger.info("overload").str("state", "stop")
+            };
+            line.uint("connections", report.connections as u64)
+                .uint("max_connections", report.max_connections as u64)
+                .uint("shed_idle", report.shed_idle)
+                .uint("shed_heads", report.shed_heads)
+                .emit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity(overloaded: bool, shed_idle: u64) -> Activity {
+        Activity {
+            connections: if overloaded { 900 } else { 100 },
+            max_connections: 1000,
+            overloaded,
+            shed_idle,
+            ..Activity::default()
+        }
+    }
+
+    #[test]
+    fn start_and_stop_are_reported_once_each_with_what_was_shed() {
+        let t0 = Instant::now();
+        let mut watch = Watch::default();
+        assert_eq!(watch.observe(t0, &activity(false, 0)), None);
+        let start = watch.observe(t0, &activity(true, 3)).unwrap();
+        assert!(start.overloaded);
+        assert_eq!((start.connections, start.shed_idle), (900, 3));
+        assert_eq!(watch.observe(t0 + MIN_GAP * 2, &activity(true, 50)), None);
+        let stop = watch
+            .observe(t0 + MIN_GAP * 3, &activity(false, 70))
+            .unwrap();
+        assert!(!stop.overloaded);
+        assert_eq!(stop.shed_idle, 67, "since the start line");
+    }
+
+    #[test]
+    fn lines_are_at_least_the_gap_apart() {
+        let t0 = Instant::now();
+        let mut watch = Watch::default();
+        assert!(watch.observe(t0, &activity(true, 0)).is_some());
+        let soon = t0 + MIN_GAP / 2;
+        assert_eq!(watch.observe(soon, &activity(false, 0)), None, "too soon");
+        assert_eq!(watch.observe(soon, &activity(true, 0)), None, "no change");
+        let later = t0 + MIN_GAP;
+        assert!(watch.observe(later, &activity(false, 0)).is_some());
+    }
+}
