@@ -70,7 +70,7 @@ pub const VARIABLES: [(&str, &str, &str); 10] = [
     ),
     (
         "MAX_CONNECTIONS",
-        "1024",
+        "768",
         "connections open at once; more wait, and idle ones are shed (1-65536)",
     ),
     (
@@ -82,11 +82,11 @@ pub const VARIABLES: [(&str, &str, &str); 10] = [
     ("LOG_LEVEL", "info", "error, warn, info or debug"),
 ];
 
-/// The default cap on open connections. At the measured cost of an idle
-/// connection (docs/operations.md, Capacity), it keeps the process well
-/// under 64 MiB, a small share of the smallest task either target runs
-/// (0.5 GB).
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// The default cap on open connections. At the measured cost of a used
+/// connection in the shipped build (docs/operations.md, Capacity), it keeps
+/// the process under 64 MiB (53 MiB measured at the cap), a small share of
+/// the smallest task either target runs (0.5 GB).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 768;
 
 /// A variable that is set to something unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]

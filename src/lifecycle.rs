@@ -5,7 +5,8 @@
 //! answers 503 so load balancers stop sending, and everything else, on open
 //! or new connections, is still answered. The drain ends when no request
 //! has been pending (read and not yet answered), arriving (part of its head
-//! read) or answered for [`QUIET`],
+//! read) or answered, and no answer has been on its way out (the end of one
+//! a slow client has not taken yet), for [`QUIET`],
 //! when the grace period runs out, or at a second signal. The `exit` line
 //! is the last line logged. The exit code is 0 after a signal, and 1 after a
 //! listener failure, so the orchestrator restarts it.
@@ -32,7 +33,7 @@ const WATCH: Duration = Duration::from_secs(1);
 /// Why a drain ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DrainEnd {
-    /// Nothing pending, arriving or answered for [`QUIET`].
+    /// Nothing pending, arriving, sending or answered for [`QUIET`].
     Quiet,
     /// The grace period ran out first.
     GraceExpired,
@@ -75,7 +76,8 @@ impl Drain {
         activity: Activity,
         grace: Duration,
     ) -> Option<DrainEnd> {
-        if activity.pending > 0 || activity.reading > 0 || activity.answered != self.last.answered {
+        let busy = activity.pending > 0 || activity.reading > 0 || activity.sending > 0;
+        if busy || activity.answered != self.last.answered {
             self.quiet_since = now;
             self.last = activity;
         }
@@ -153,6 +155,7 @@ pub fn run(server: &Server, events: &Receiver<Event>, grace: Duration, logger: &
     };
 
     let activity = server.activity();
+    overload.finish(&activity, logger);
     let line = if end == DrainEnd::Quiet {
         logger.info("exit")
     } else {

@@ -9,7 +9,10 @@
 //! writer thread of its own writes them out, so a stuck stdout (a full pipe
 //! nobody reads) blocks that thread alone. When the queue is full
 //! ([`QUEUE_BYTES`]), lines are dropped and counted, and the next write that
-//! gets through starts with a `log_dropped` line saying how many.
+//! gets through starts with a `log_dropped` line saying how many. Access-log
+//! lines may not use the last [`RESERVE_BYTES`], so that lifecycle lines
+//! (`shutdown`, `overload`, errors) still fit when requests have filled the
+//! rest; the process's last line always fits.
 //!
 //! The writer wakes for every line from [`Line::emit`], but for access-log
 //! lines ([`Line::emit_batched`]) only once they fill [`BATCH_BYTES`], when a
@@ -84,6 +87,9 @@ pub const BATCH_WAIT: Duration = Duration::from_millis(200);
 /// How many bytes of lines may wait to be written; beyond, lines are dropped
 /// and counted.
 pub const QUEUE_BYTES: usize = 1024 * 1024;
+
+/// The part of the queue that access-log lines may not use.
+pub const RESERVE_BYTES: usize = 64 * 1024;
 
 /// Where written lines go.
 enum Target {
@@ -252,7 +258,9 @@ impl Logger {
             // Without a writer nothing would ever be written: say so where
             // it can still be read, and drop every line instead of queueing.
             eprintln!("sre-kata: cannot start the log writer thread; logging is off");
-            shared.lock().closed = true;
+            let mut queue = shared.lock();
+            queue.closed = true;
+            queue.finished = true;
         }
         Logger {
             format,
@@ -348,7 +356,13 @@ impl Logger {
         if queue.closed {
             return;
         }
-        if queue.pending.len() + line.len() > QUEUE_BYTES {
+        let room = match urgency {
+            Urgency::Batched => QUEUE_BYTES - RESERVE_BYTES,
+            Urgency::Now => QUEUE_BYTES,
+            // The last line is never the one dropped.
+            Urgency::Final => usize::MAX,
+        };
+        if queue.pending.len() + line.len() > room {
             queue.dropped += 1;
             return;
         }
@@ -665,6 +679,31 @@ mod tests {
         let all = written(&log, &buffer);
         assert_eq!(all.len(), 2, "{all:?}");
         assert!(all[1].contains("\"exit\""));
+    }
+
+    #[test]
+    fn with_the_queue_full_lifecycle_lines_and_the_last_line_still_fit() {
+        let (log, buffer) = Logger::memory(Format::Json, Level::Info);
+        let stuck = buffer.lock().unwrap();
+        let value = "x".repeat(1000);
+        for _ in 0..(2 * QUEUE_BYTES / 1000) {
+            log.info("request").str("v", &value).emit_batched();
+        }
+        log.warn("shutdown").emit();
+        // Immediate lines fill the reserve too; the last line still goes.
+        for _ in 0..(RESERVE_BYTES / 1000 + 10) {
+            log.error("noisy").str("v", &value).emit();
+        }
+        log.info("exit").emit_final();
+        log.info("request").emit_batched();
+        drop(stuck);
+        assert!(log.finish(Duration::from_secs(10)));
+        let all = written(&log, &buffer);
+        assert!(
+            all.iter().any(|l| l.contains("\"shutdown\"")),
+            "reserved room"
+        );
+        assert!(all.last().unwrap().contains("\"exit\""), "{:?}", all.last());
     }
 
     #[test]

@@ -75,6 +75,7 @@ fn main() -> ExitCode {
         workers: config.workers,
         max_connections: server::connection_cap(config.max_connections, open_files),
         idle_timeout: config.idle_timeout,
+        write_timeout: config.write_timeout,
     };
     let server = match Server::start(listener, limits, logger.clone(), handler, events) {
         Ok(server) => server,

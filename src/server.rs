@@ -94,6 +94,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// The listener's read timeout, as [`bind`] set it.
     pub idle_timeout: Duration,
+    /// How long a connection's own thread may take to send the end of an
+    /// answer, as [`bind`] set it for each send.
+    pub write_timeout: Duration,
 }
 
 /// A running server.
@@ -111,8 +114,10 @@ pub struct Activity {
     pub pending: usize,
     /// Requests answered since start.
     pub answered: u64,
-    /// Connections with part of a request head: requests on their way.
+    /// Connections with part of a request head: requests on their way in.
     pub reading: usize,
+    /// Connections sending the end of an answer before they close.
+    pub sending: usize,
     /// Connections open now.
     pub connections: usize,
     /// The cap on open connections.
@@ -123,6 +128,8 @@ pub struct Activity {
     pub shed_idle: u64,
     /// Connections closed since start because their request head was late.
     pub shed_heads: u64,
+    /// Times overload began, since start.
+    pub overload_episodes: u64,
 }
 
 struct Shared {
@@ -147,6 +154,7 @@ impl Server {
         let options = tiny_http::ServerOptions {
             max_connections: limits.max_connections,
             idle_timeout: limits.idle_timeout,
+            write_timeout: limits.write_timeout,
         };
         let http = tiny_http::Server::from_listener(listener, options).map_err(io::Error::other)?;
         let shared = Arc::new(Shared {
@@ -185,11 +193,13 @@ impl Server {
             pending: stats.pending,
             answered: stats.answered,
             reading: stats.reading,
+            sending: stats.sending,
             connections: stats.connections,
             max_connections: stats.max_connections,
             overloaded: stats.overloaded,
             shed_idle: stats.shed_idle,
             shed_heads: stats.shed_heads,
+            overload_episodes: stats.overload_episodes,
         }
     }
 }

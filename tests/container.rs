@@ -244,3 +244,62 @@ fn push_dry_run_prints_the_commands_for_this_image() {
         .unwrap();
     assert!(!tagged.status.success(), "dry run tagged the image");
 }
+
+#[test]
+#[ignore = "needs the image: run scripts/test.sh"]
+fn the_shipped_binary_stays_under_its_memory_bound_whatever_is_offered() {
+    use std::io::Write;
+    // The glibc build the other tests run costs about a quarter per
+    // connection: only the shipped musl binary tells whether the bound holds.
+    let engine = Engine::from_env();
+    let container = Container::start(&engine, "sre-kata-test-flood");
+    let addr = container.published_addr();
+    assert_eq!(get_when_up(addr, "/healthz").status, 200);
+    let cap = container
+        .logs()
+        .iter()
+        .find(|l| l["event"] == "start")
+        .and_then(|l| l["max_connections"].as_u64())
+        .expect("the start line names the cap") as usize;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: both calls take a pointer to a live rlimit.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+    assert!(
+        limit.rlim_cur as usize > 3 * cap + 100,
+        "needs {} sockets",
+        3 * cap
+    );
+
+    // Three times the cap, and every connection the server holds used once
+    // (a used connection costs more than one that never sent a byte).
+    let mut flood: Vec<std::net::TcpStream> = (0..3 * cap)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    for conn in flood.iter_mut().rev().take(cap) {
+        let _ = conn.write_all(b"GET /query?param=abcabc HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    assert_eq!(get_when_up(addr, "/healthz").status, 200);
+
+    let pid = engine.run(&["inspect", "--format", "{{.State.Pid}}", &container.name]);
+    let pid = String::from_utf8(pid.stdout).unwrap().trim().to_owned();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("VmRSS");
+    assert!(
+        rss_kib < 64 * 1024,
+        "RSS {rss_kib} KiB with {} connections offered to a cap of {cap}",
+        3 * cap
+    );
+    drop(flood);
+}

@@ -2,6 +2,7 @@
 
 mod support;
 
+use sre_kata::lifecycle;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{Conn, Service, PATIENCE};
@@ -192,6 +193,12 @@ fn a_request_in_flight_at_sigterm_is_answered() {
 
     service.signal(libc::SIGTERM);
     service.wait_for_log(|l| l["event"] == "shutdown");
+    // Longer than a quiet drain takes: only the half head keeps it going.
+    std::thread::sleep(lifecycle::QUIET * 3);
+    assert!(
+        service.is_running(),
+        "the drain ended on a request on its way"
+    );
     conn.send("X-Request-Id: late\r\n\r\n");
     let response = conn.response();
     assert_eq!(response.status, 200);

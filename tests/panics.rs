@@ -21,6 +21,7 @@ const ONE_WORKER: Limits = Limits {
     workers: 1,
     max_connections: 64,
     idle_timeout: Duration::from_secs(5),
+    write_timeout: Duration::from_secs(5),
 };
 
 #[test]

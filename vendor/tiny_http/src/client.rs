@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::common::{HTTPVersion, Header, Method};
 use crate::connection::Connection;
 use crate::request::Link;
-use crate::util::{Conn, Counters, MessagesQueue, Registry, Seat, Ticket, HEAD_TIMEOUT};
+use crate::util::{Conn, Counters, MessagesQueue, Phase, Registry, Seat, Ticket, HEAD_TIMEOUT};
 use crate::{Message, Request};
 
 /// What a connection's thread needs from the server (sre-kata patch).
@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     /// The sockets' read timeout (set on the listener, inherited), to come
     /// back to after a head's own deadline.
     pub(crate) idle_timeout: Duration,
+    /// How long the end of an answer may take to reach the client.
+    pub(crate) write_timeout: Duration,
 }
 
 /// Serves one connection on the calling thread, until it ends; then frees
@@ -29,7 +31,7 @@ pub(crate) fn serve(socket: Connection, seat: Seat, shared: &Shared) {
     let registry = seat.registry();
     // sre-kata patch: a peer that reset before `getpeername` is not a panic
     let remote_addr = socket.peer_addr().ok().flatten();
-    let conn = Arc::new(Conn::for_current_thread(socket, registry.now_ms()));
+    let conn = Arc::new(Conn::for_current_thread(socket, registry.epoch()));
     seat.attach(Arc::clone(&conn));
     let mut client = ClientConnection {
         source: BufReader::with_capacity(
@@ -44,11 +46,15 @@ pub(crate) fn serve(socket: Connection, seat: Seat, shared: &Shared) {
         conn: Arc::clone(&conn),
         remote_addr,
     };
-    client.run(registry, shared);
-    // The request still out gets its answer, and what the client's socket
-    // did not take of it goes out, before the connection closes.
+    client.run(shared);
+    // The request still out gets its answer; a connection that ends after
+    // an answer sends what a worker could not, and closes gently.
     conn.wait_until_answered();
-    conn.flush_leftover();
+    if let Phase::Sending { .. } = conn.phase() {
+        let deadline = Instant::now() + shared.write_timeout;
+        conn.flush_leftover(deadline);
+        conn.linger(deadline);
+    }
     conn.end();
 }
 
@@ -202,12 +208,12 @@ impl ClientConnection {
     /// Reads requests and hands them out, one at a time, until the
     /// connection ends (sre-kata patch: upstream's `Iterator`, which handed
     /// out requests as fast as they came).
-    fn run(&mut self, registry: &Registry, shared: &Shared) {
+    fn run(&mut self, shared: &Shared) {
         loop {
-            if !self.conn.idle(registry.now_ms()) {
+            if !self.conn.idle() {
                 return; // shed
             }
-            let head = self.read_head(registry);
+            let head = self.read_head();
             self.source.get_mut().head_done();
             // The previous request is answered first: one at a time, and
             // answers in order.
@@ -219,12 +225,17 @@ impl ClientConnection {
                 Ok(head) => head,
                 Err(error) => {
                     if let Some((status, version, detail)) = error.answer() {
-                        self.last_words(status, version, detail);
+                        if self.conn.answer_last() {
+                            self.last_words(status, version, detail, shared.write_timeout);
+                        }
                     }
                     return;
                 }
             };
             let last = closes_connection(&head);
+            if !self.conn.hand_out() {
+                return; // shed
+            }
             let link = Link::new(Arc::clone(&self.conn), Ticket::issue(&shared.counters));
             let mut request = Request::new(
                 head.method,
@@ -290,28 +301,34 @@ impl ClientConnection {
     }
 
     /// Answers an error that ends the connection: written by this thread,
-    /// blocking for at most the write timeout (sre-kata patch).
-    fn last_words(&mut self, status: u16, version: HTTPVersion, detail: &'static str) {
+    /// within the write timeout (sre-kata patch).
+    fn last_words(
+        &mut self,
+        status: u16,
+        version: HTTPVersion,
+        detail: &'static str,
+        write_timeout: Duration,
+    ) {
         let mut bytes = Vec::with_capacity(512);
         let printed = crate::response::problem(crate::StatusCode(status), detail)
             .with_connection_close()
             .raw_print(&mut bytes, version, &[], false, None);
         if printed.is_ok() {
-            let _ = self.conn.write_blocking(&bytes);
+            let _ = self.conn.write_by(&bytes, Instant::now() + write_timeout);
         }
     }
 
     /// Waits for the first byte of a head, within the idle timeout; then
     /// marks the connection busy reading a head, with its own deadline
     /// (sre-kata patch).
-    fn wait_for_head(&mut self, registry: &Registry) -> Result<(), ReadError> {
+    fn wait_for_head(&mut self) -> Result<(), ReadError> {
         match self.source.fill_buf() {
             Ok([]) => Err(ReadError::ReadIoError(IoError::new(
                 ErrorKind::UnexpectedEof,
                 "the client closed the connection",
             ))),
             Ok(_) => {
-                if !self.conn.head_started(registry.now_ms()) {
+                if !self.conn.head_started() {
                     return Err(ReadError::ReadIoError(IoError::new(
                         ErrorKind::ConnectionAborted,
                         "the connection was shed",
@@ -326,8 +343,8 @@ impl ClientConnection {
 
     /// Reads a request head from the stream.
     /// Blocks until the head has been read.
-    fn read_head(&mut self, registry: &Registry) -> Result<Head, ReadError> {
-        self.wait_for_head(registry)?;
+    fn read_head(&mut self) -> Result<Head, ReadError> {
+        self.wait_for_head()?;
         let mut budget = MAX_HEAD_BYTES;
         // reading the request line
         let (method, path, version) = {

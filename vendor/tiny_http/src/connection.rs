@@ -82,14 +82,23 @@ impl std::os::fd::AsRawFd for Listener {
     }
 }
 impl Connection {
-    /// Writes all of `bytes`, blocking for at most the socket's send timeout
+    /// One blocking write, waiting at most the socket's send timeout
     /// (sre-kata patch).
-    pub(crate) fn write_all_blocking(&self, bytes: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn write_blocking(&self, bytes: &[u8]) -> std::io::Result<usize> {
         use std::io::Write;
         match self {
-            Self::Tcp(s) => (&*s).write_all(bytes),
+            Self::Tcp(s) => (&*s).write(bytes),
             #[cfg(unix)]
-            Self::Unix(s) => (&*s).write_all(bytes),
+            Self::Unix(s) => (&*s).write(bytes),
+        }
+    }
+
+    /// Sets the send timeout (sre-kata patch).
+    pub(crate) fn set_write_timeout(&self, timeout: std::time::Duration) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_write_timeout(Some(timeout)),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_write_timeout(Some(timeout)),
         }
     }
 

@@ -120,9 +120,11 @@ mod util;
 
 /// The main class of this library.
 ///
-/// Destroying this object will immediately close the listening socket and the reading
-///  part of all the client's connections. Requests that have already been returned by
-///  the `recv()` function will not close and the responses will be transferred to the client.
+/// Dropping it stops accepting (within half a second), ends every open
+/// connection, and answers the requests still queued with 500 (sre-kata
+/// patch: upstream left connection threads waiting for ever). Requests
+/// already returned by `recv()` may still be answered, on connections that
+/// are gone.
 pub struct Server {
     // should be false as long as the server exists
     // when set to true, all the subtasks will close within a few hundreds ms
@@ -177,13 +179,18 @@ pub struct ServerOptions {
     /// accepts (the application sets it there): a connection comes back to
     /// it after a request head's own deadline.
     pub idle_timeout: Duration,
+    /// How long a connection's own thread may take to send the end of an
+    /// answer (what a worker could not send at once, or an error it answers
+    /// itself), and to wait for the client to take it before closing.
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
-            max_connections: 1024,
+            max_connections: 768,
             idle_timeout: Duration::from_secs(75),
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -196,8 +203,11 @@ pub struct Stats {
     pub pending: usize,
     /// Requests answered since start.
     pub answered: u64,
-    /// Connections with part of a request head: requests on their way.
+    /// Connections with part of a request head: requests on their way in.
     pub reading: usize,
+    /// Connections sending the end of an answer before they close: answers
+    /// on their way out.
+    pub sending: usize,
     /// Connections open now.
     pub connections: usize,
     /// The most connections open at once.
@@ -210,6 +220,8 @@ pub struct Stats {
     /// Connections closed because their request head was past
     /// [`HEAD_TIMEOUT`], since start.
     pub shed_heads: u64,
+    /// Times overload began, since start.
+    pub overload_episodes: u64,
 }
 
 /// Configuration of a server: where it listens.
@@ -268,6 +280,7 @@ impl Server {
                 messages: Arc::clone(&messages),
                 counters: Arc::clone(&counters),
                 idle_timeout: options.idle_timeout,
+                write_timeout: options.write_timeout,
             }),
         };
         thread::Builder::new()
@@ -300,15 +313,18 @@ impl Server {
     /// What the server is doing now (sre-kata patch).
     pub fn stats(&self) -> Stats {
         let load = &self.registry.load;
+        let (reading, sending) = self.registry.in_transit();
         Stats {
             pending: self.counters.pending.load(SeqCst),
             answered: self.counters.answered.load(SeqCst),
-            reading: self.registry.reading_heads(),
+            reading,
+            sending,
             connections: load.open.load(Relaxed),
             max_connections: self.registry.max(),
             overloaded: load.overloaded.load(Relaxed),
             shed_idle: load.shed_idle.load(Relaxed),
             shed_heads: load.shed_heads.load(Relaxed),
+            overload_episodes: load.episodes.load(Relaxed),
         }
     }
 
@@ -373,16 +389,8 @@ impl AcceptLoop {
 
         log::debug!("Running accept thread");
         while !self.close.load(Relaxed) {
-            // At the cap this waits, shedding an idle connection; meanwhile
-            // new connections wait in the kernel's backlog.
-            let Some(seat) = self.registry.take_seat(&self.close) else {
-                break;
-            };
-            if self.registry.load.overloaded.load(Relaxed) {
-                self.registry.sweep_if_overloaded();
-            }
-            let sock = match self.accept() {
-                Ok(Some(sock)) => sock,
+            let (sock, seat) = match self.next_connection() {
+                Ok(Some(next)) => next,
                 Ok(None) => continue,
                 Err(e) => match util::accept_error_kind(&e) {
                     util::AcceptErrorKind::PeerGone => continue,
@@ -417,14 +425,22 @@ impl AcceptLoop {
         log::debug!("Terminating accept thread");
     }
 
-    /// Accepts a connection if one arrives within [`SWEEP_EVERY`]; on the
-    /// way, sheds idle connections while overloaded.
-    fn accept(&self) -> IoResult<Option<Connection>> {
+    /// Accepts a connection, with its seat, if one arrives within
+    /// [`SWEEP_EVERY`]; sheds idle connections on the way while overloaded.
+    /// At the cap it waits, shedding as many idle connections as wait in the
+    /// backlog; meanwhile they wait there.
+    fn next_connection(&self) -> IoResult<Option<(Connection, util::Seat)>> {
         if !util::wait_readable(&self.listener, SWEEP_EVERY)? {
             self.registry.sweep_if_overloaded();
             return Ok(None);
         }
-        self.listener.accept().map(|(sock, _)| Some(sock))
+        let waiting = util::accept_queue_len(&self.listener).unwrap_or(1);
+        let Some(seat) = self.registry.take_seat(&self.close, waiting) else {
+            return Ok(None);
+        };
+        self.registry.sweep_if_overloaded();
+        let (sock, _) = self.listener.accept()?;
+        Ok(Some((sock, seat)))
     }
 }
 
@@ -460,6 +476,10 @@ impl Iterator for IncomingRequests<'_> {
 impl Drop for Server {
     fn drop(&mut self) {
         self.close.store(true, Relaxed);
+        self.registry.end_all();
+        while let Some(message) = self.messages.try_pop() {
+            drop(message);
+        }
         // Connect briefly to ourselves to unblock the accept thread
         let maybe_stream = match &self.listening_addr {
             ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),

@@ -71,8 +71,9 @@ pub(crate) struct Link {
 }
 
 impl Link {
+    /// A request handed out on `conn` (the connection's thread has called
+    /// [`Conn::hand_out`]).
     pub(crate) fn new(conn: Arc<Conn>, ticket: Ticket) -> Link {
-        conn.hand_out();
         Link {
             conn,
             ticket: Some(ticket),
@@ -276,7 +277,7 @@ impl Drop for Request {
 #[cfg(test)]
 mod tests {
     use super::{Link, Request};
-    use crate::util::{Conn, Counters, Ticket};
+    use crate::util::{Conn, Counters, Phase, Ticket};
     use crate::{HTTPVersion, Method, Response, StatusCode};
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
@@ -288,7 +289,11 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
-        let conn = Arc::new(Conn::for_current_thread(server.into(), 0));
+        let conn = Arc::new(Conn::for_current_thread(
+            server.into(),
+            std::time::Instant::now(),
+        ));
+        assert!(conn.hand_out());
         let link = Link::new(Arc::clone(&conn), Ticket::issue(counters));
         let request = Request::new(
             Method::Get,
@@ -313,7 +318,7 @@ mod tests {
     fn a_panic_while_responding_frees_the_connection_and_ends_it() {
         let counters = Arc::new(Counters::default());
         let (request, conn, _client) = request(&counters);
-        assert!(conn.is_busy());
+        assert_eq!(conn.phase(), Phase::Busy);
         let response = Response::new(StatusCode(200), Vec::new(), Panics, Some(4), None);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let _ = request.respond(response);
@@ -322,14 +327,14 @@ mod tests {
         // Upstream kept the connection's permit: after eight such panics its
         // reader waited for ever. Here the thread may go on, and the
         // connection ends, since nothing answered this request.
-        assert!(!conn.is_busy());
+        assert_ne!(conn.phase(), Phase::Busy);
         assert!(conn.is_ending());
         assert_eq!(counters.pending.load(Ordering::SeqCst), 0);
         assert_eq!(counters.answered.load(Ordering::SeqCst), 0);
     }
 
     #[test]
-    fn an_answer_is_counted_before_the_client_can_read_it() {
+    fn an_answered_request_is_counted_and_keeps_its_connection() {
         let counters = Arc::new(Counters::default());
         let (request, conn, mut client) = request(&counters);
         request.respond(Response::from_string("hi")).unwrap();
@@ -338,7 +343,8 @@ mod tests {
         assert_eq!(&first, b"HTTP/1.1 200");
         assert_eq!(counters.answered.load(Ordering::SeqCst), 1);
         assert_eq!(counters.pending.load(Ordering::SeqCst), 0);
-        assert!(!conn.is_busy() && !conn.is_ending());
+        assert!(matches!(conn.phase(), Phase::Idle { .. }));
+        assert!(!conn.is_ending());
     }
 
     #[test]

@@ -1,8 +1,8 @@
-pub(crate) use self::conn::Conn;
+pub(crate) use self::conn::{Conn, Phase};
 pub use self::messages_queue::MessagesQueue;
 pub(crate) use self::registry::{Registry, Seat};
-pub use self::registry::{HEAD_TIMEOUT, OVERLOAD_IDLE, OVERLOAD_PERCENT};
-pub(crate) use self::sys::wait_readable;
+pub use self::registry::{HEAD_TIMEOUT, MAX_LEAVING, OVERLOAD_IDLE, OVERLOAD_PERCENT};
+pub(crate) use self::sys::{accept_queue_len, wait_readable};
 pub use self::task_pool::TaskPool;
 pub(crate) use self::ticket::{Counters, Ticket};
 

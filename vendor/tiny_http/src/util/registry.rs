@@ -7,8 +7,9 @@
 //! - at most `max` connections are open. The accept loop takes a
 //!   [`Seat`] before it accepts; while none is free it does not accept, and
 //!   new connections wait in the kernel's backlog;
-//! - at the cap, the connection idle the longest (or whose request head is
-//!   past its deadline) is closed to make room, so a flood of idle
+//! - at the cap, the connections idle the longest (or whose request head is
+//!   past its deadline) are closed to make room, as many as wait in the
+//!   backlog (up to [`MAX_LEAVING`] at a time), so a flood of idle
 //!   connections cannot lock new clients out;
 //! - from [`OVERLOAD_PERCENT`] of the cap on, connections idle for
 //!   [`OVERLOAD_IDLE`] are closed, instead of at the idle timeout;
@@ -17,7 +18,7 @@
 //!
 //! A connection busy with a request is never shed.
 
-use crate::util::conn::{Conn, Phase};
+use crate::util::conn::{Conn, Phase, Seen};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -37,6 +38,11 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a full registry looks again for a connection to shed.
 const RECHECK: Duration = Duration::from_millis(100);
 
+/// The most connections shed at once to admit those waiting: each leaves
+/// when its thread sees the end, so shedding several at once lets a flood's
+/// backlog drain that much faster.
+pub const MAX_LEAVING: usize = 64;
+
 /// Why a connection was shed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shed {
@@ -51,12 +57,17 @@ pub(crate) struct Load {
     pub(crate) overloaded: AtomicBool,
     pub(crate) shed_idle: AtomicU64,
     pub(crate) shed_heads: AtomicU64,
+    /// Times overload began, since start: an episode shorter than the
+    /// application's look at `overloaded` still shows here.
+    pub(crate) episodes: AtomicU64,
 }
 
 struct Slots {
     entries: Vec<Option<Arc<Conn>>>,
     free: Vec<usize>,
     taken: usize,
+    /// Shed connections whose seats are not free yet.
+    leaving: usize,
 }
 
 pub(crate) struct Registry {
@@ -85,6 +96,7 @@ impl Registry {
                 entries: Vec::new(),
                 free: Vec::new(),
                 taken: 0,
+                leaving: 0,
             }),
             freed: Condvar::new(),
             max,
@@ -104,14 +116,25 @@ impl Registry {
         self.epoch.elapsed().as_millis() as u64
     }
 
+    /// The registry's clock, for its connections.
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
     fn lock(&self) -> MutexGuard<'_, Slots> {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits for a free place, shedding the longest-idle connection while
-    /// there is none; `None` once `closing` is set. Never spins: with
-    /// nothing to shed it waits for a connection to end.
-    pub(crate) fn take_seat(self: &Arc<Self>, closing: &AtomicBool) -> Option<Seat> {
+    /// Waits for a free place for one of the `waiting` connections in the
+    /// backlog. While there is none, sheds the longest-idle connections, as
+    /// many as wait (up to [`MAX_LEAVING`] leaving at once); `None` once
+    /// `closing` is set. Never spins: with nothing to shed it waits for a
+    /// connection to end.
+    pub(crate) fn take_seat(
+        self: &Arc<Self>,
+        closing: &AtomicBool,
+        waiting: usize,
+    ) -> Option<Seat> {
         let mut slots = self.lock();
         loop {
             if closing.load(Ordering::Relaxed) {
@@ -132,19 +155,13 @@ impl Registry {
                     index,
                 });
             }
-            // Full. One connection leaving at a time is enough to admit one.
-            let leaving = slots
-                .entries
-                .iter()
-                .flatten()
-                .any(|conn| conn.phase() == Phase::Shed);
-            if !leaving {
+            // Full: make room for those waiting, counting those already
+            // on their way out.
+            let wanted = waiting.clamp(1, MAX_LEAVING);
+            if slots.leaving < wanted {
                 let now = self.now_ms();
-                if let Some((conn, seen, why)) = longest_idle(&slots, now, 0) {
-                    if conn.shed(seen) {
-                        self.count(why);
-                    }
-                }
+                let shed = self.shed_longest_idle(&slots, now, wanted - slots.leaving);
+                slots.leaving += shed;
             }
             slots = self
                 .freed
@@ -160,27 +177,69 @@ impl Registry {
         if !self.load.overloaded.load(Ordering::Relaxed) {
             return;
         }
-        let slots = self.lock();
+        let mut slots = self.lock();
         let now = self.now_ms();
         let idle_ms = OVERLOAD_IDLE.as_millis() as u64;
+        let mut shed = 0;
         for conn in slots.entries.iter().flatten() {
-            if let Some((seen, why)) = sheddable(conn, now, idle_ms) {
+            if let Some((_, seen, why)) = sheddable(conn, now, idle_ms) {
                 if conn.shed(seen) {
                     self.count(why);
+                    shed += 1;
                 }
             }
         }
+        slots.leaving += shed;
     }
 
-    /// How many connections have part of a request head: requests on
-    /// their way, which a draining server waits for.
-    pub(crate) fn reading_heads(&self) -> usize {
-        self.lock()
+    /// Sheds up to `count` of the connections idle the longest; returns how
+    /// many it shed.
+    fn shed_longest_idle(&self, slots: &Slots, now_ms: u64, count: usize) -> usize {
+        let mut candidates: Vec<(u64, &Conn, Seen, Shed)> = slots
             .entries
             .iter()
             .flatten()
-            .filter(|conn| matches!(conn.phase(), Phase::Head { .. }) && !conn.is_busy())
-            .count()
+            .filter_map(|conn| {
+                let (since, seen, why) = sheddable(conn, now_ms, 0)?;
+                Some((since, &**conn, seen, why))
+            })
+            .collect();
+        if candidates.len() > count {
+            candidates.select_nth_unstable_by_key(count, |(since, ..)| *since);
+            candidates.truncate(count);
+        }
+        let mut shed = 0;
+        for (_, conn, seen, why) in candidates {
+            if conn.shed(seen) {
+                self.count(why);
+                shed += 1;
+            }
+        }
+        shed
+    }
+
+    /// How many connections have part of a request head (requests on
+    /// their way in), and how many are sending the end of an answer (on
+    /// their way out): what a draining server waits for.
+    pub(crate) fn in_transit(&self) -> (usize, usize) {
+        let slots = self.lock();
+        let mut reading = 0;
+        let mut sending = 0;
+        for conn in slots.entries.iter().flatten() {
+            match conn.phase() {
+                Phase::Head { .. } => reading += 1,
+                Phase::Sending { .. } => sending += 1,
+                _ => {}
+            }
+        }
+        (reading, sending)
+    }
+
+    /// Ends every open connection: the server is going away.
+    pub(crate) fn end_all(&self) {
+        for conn in self.lock().entries.iter().flatten() {
+            conn.end();
+        }
     }
 
     fn count(&self, why: Shed) {
@@ -194,43 +253,31 @@ impl Registry {
     fn note_open(&self, open: usize) {
         self.load.open.store(open, Ordering::Relaxed);
         if open >= self.overload_at {
-            self.load.overloaded.store(true, Ordering::Relaxed);
+            if !self.load.overloaded.swap(true, Ordering::Relaxed) {
+                self.load.episodes.fetch_add(1, Ordering::Relaxed);
+            }
         } else if open < self.calm_below {
             self.load.overloaded.store(false, Ordering::Relaxed);
         }
     }
 }
 
-/// Whether `conn` may be shed now, and why: idle for at least `idle_ms`, or
-/// with a head older than [`HEAD_TIMEOUT`]; never while busy.
-fn sheddable(conn: &Conn, now_ms: u64, idle_ms: u64) -> Option<(Phase, Shed)> {
-    if conn.is_busy() {
-        return None;
-    }
-    match conn.phase() {
-        seen @ Phase::Idle { since_ms } if now_ms.saturating_sub(since_ms) >= idle_ms => {
-            Some((seen, Shed::Idle))
+/// Whether `conn` may be shed now, since when, and why: idle for at least
+/// `idle_ms`, or with a head older than [`HEAD_TIMEOUT`]. Never while a
+/// request is out or an answer is on its way.
+fn sheddable(conn: &Conn, now_ms: u64, idle_ms: u64) -> Option<(u64, Seen, Shed)> {
+    let (phase, seen) = conn.seen();
+    match phase {
+        Phase::Idle { since_ms } if now_ms.saturating_sub(since_ms) >= idle_ms => {
+            Some((since_ms, seen, Shed::Idle))
         }
-        seen @ Phase::Head { since_ms }
+        Phase::Head { since_ms }
             if now_ms.saturating_sub(since_ms) >= HEAD_TIMEOUT.as_millis() as u64 =>
         {
-            Some((seen, Shed::Head))
+            Some((since_ms, seen, Shed::Head))
         }
         _ => None,
     }
-}
-
-/// The sheddable connection that has waited longest.
-fn longest_idle(slots: &Slots, now_ms: u64, idle_ms: u64) -> Option<(&Conn, Phase, Shed)> {
-    slots
-        .entries
-        .iter()
-        .flatten()
-        .filter_map(|conn| sheddable(conn, now_ms, idle_ms).map(|(seen, why)| (&**conn, seen, why)))
-        .min_by_key(|(_, seen, _)| match seen {
-            Phase::Idle { since_ms } | Phase::Head { since_ms } => *since_ms,
-            Phase::Shed => u64::MAX,
-        })
 }
 
 impl Seat {
@@ -247,7 +294,10 @@ impl Seat {
 impl Drop for Seat {
     fn drop(&mut self) {
         let mut slots = self.registry.lock();
-        slots.entries[self.index] = None;
+        let left = slots.entries[self.index].take();
+        if left.is_some_and(|conn| conn.phase() == Phase::Shed) {
+            slots.leaving = slots.leaving.saturating_sub(1);
+        }
         slots.free.push(self.index);
         slots.taken -= 1;
         self.registry.note_open(slots.taken);
@@ -266,22 +316,25 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         (
-            Arc::new(Conn::for_current_thread(server.into(), registry.now_ms())),
+            Arc::new(Conn::for_current_thread(server.into(), registry.epoch())),
             client,
         )
+    }
+
+    fn is_shed(conn: &Conn) -> bool {
+        conn.phase() == Phase::Shed
     }
 
     #[test]
     fn at_the_cap_the_longest_idle_connection_makes_room() {
         let registry = Arc::new(Registry::new(2));
         let closing = AtomicBool::new(false);
-        let first = registry.take_seat(&closing).unwrap();
+        let first = registry.take_seat(&closing, 1).unwrap();
         let (old, _c1) = conn(&registry);
-        old.idle(0);
         first.attach(Arc::clone(&old));
-        let second = registry.take_seat(&closing).unwrap();
+        let second = registry.take_seat(&closing, 1).unwrap();
         let (busy, _c2) = conn(&registry);
-        busy.hand_out();
+        assert!(busy.hand_out());
         second.attach(Arc::clone(&busy));
         assert!(registry.load.overloaded.load(Ordering::Relaxed));
 
@@ -289,9 +342,9 @@ mod tests {
         // when its thread ends.
         let waiter = {
             let registry = Arc::clone(&registry);
-            std::thread::spawn(move || registry.take_seat(&AtomicBool::new(false)).is_some())
+            std::thread::spawn(move || registry.take_seat(&AtomicBool::new(false), 1).is_some())
         };
-        while old.phase() != Phase::Shed {
+        while !is_shed(&old) {
             std::thread::yield_now();
         }
         assert!(!busy.is_ending());
@@ -301,16 +354,50 @@ mod tests {
     }
 
     #[test]
-    fn a_head_counts_as_active_until_its_deadline() {
+    fn a_full_registry_sheds_as_many_as_wait_oldest_first() {
+        let registry = Arc::new(Registry::new(4));
+        let closing = AtomicBool::new(false);
+        let mut held = Vec::new();
+        for since_ms in [40, 10, 30, 20] {
+            let seat = registry.take_seat(&closing, 1).unwrap();
+            let (conn, client) = conn(&registry);
+            conn.set_phase(Phase::Idle { since_ms });
+            seat.attach(Arc::clone(&conn));
+            held.push((seat, conn, client));
+        }
+        let waiter = {
+            let registry = Arc::clone(&registry);
+            std::thread::spawn(move || registry.take_seat(&AtomicBool::new(false), 2).is_some())
+        };
+        while registry.load.shed_idle.load(Ordering::Relaxed) < 2 {
+            std::thread::yield_now();
+        }
+        let shed: Vec<bool> = held.iter().map(|(_, c, _)| is_shed(c)).collect();
+        assert_eq!(shed, [false, true, false, true], "the two idle longest");
+        held.remove(1);
+        assert!(waiter.join().unwrap());
+        assert_eq!(
+            registry.load.shed_idle.load(Ordering::Relaxed),
+            2,
+            "no more than asked"
+        );
+    }
+
+    #[test]
+    fn a_head_counts_as_active_until_its_deadline_and_sending_never_idles() {
         let registry = Registry::new(4);
         let (conn, _client) = conn(&registry);
-        assert!(conn.head_started(1_000));
+        conn.set_phase(Phase::Head { since_ms: 1_000 });
         let deadline = 1_000 + HEAD_TIMEOUT.as_millis() as u64;
         assert_eq!(sheddable(&conn, deadline - 1, 0), None);
-        assert_eq!(
+        assert!(matches!(
             sheddable(&conn, deadline, 0),
-            Some((Phase::Head { since_ms: 1_000 }, Shed::Head))
-        );
+            Some((1_000, _, Shed::Head))
+        ));
+        conn.set_phase(Phase::Sending { since_ms: 0 });
+        assert_eq!(sheddable(&conn, u64::MAX / 2, 0), None);
+        conn.set_phase(Phase::Busy);
+        assert_eq!(sheddable(&conn, u64::MAX / 2, 0), None);
     }
 
     #[test]
@@ -322,14 +409,17 @@ mod tests {
         };
         assert!(!overloaded(7));
         assert!(overloaded(8));
+        assert!(overloaded(9));
         assert!(overloaded(6), "hysteresis");
         assert!(!overloaded(5));
+        assert!(overloaded(8));
+        assert_eq!(registry.load.episodes.load(Ordering::Relaxed), 2);
     }
 
     #[test]
     fn a_closing_server_stops_waiting() {
         let registry = Arc::new(Registry::new(1));
-        let _seat = registry.take_seat(&AtomicBool::new(false)).unwrap();
-        assert!(registry.take_seat(&AtomicBool::new(true)).is_none());
+        let _seat = registry.take_seat(&AtomicBool::new(false), 1).unwrap();
+        assert!(registry.take_seat(&AtomicBool::new(true), 1).is_none());
     }
 }

@@ -37,6 +37,43 @@ pub(crate) fn send_now(socket: &impl AsRawFd, bytes: &[u8]) -> io::Result<usize>
     }
 }
 
+/// Reads what has arrived, without waiting: 0 at the end of the stream or
+/// when nothing is there.
+pub(crate) fn recv_now(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the pointer and length describe a live, writable slice.
+    let got = unsafe {
+        libc::recv(
+            socket.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    match usize::try_from(got) {
+        Ok(got) => Ok(got),
+        Err(_) => {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::WouldBlock {
+                Ok(0)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Bytes sent on a TCP socket that the peer has not acknowledged yet, plus
+/// those not sent yet (`SIOCOUTQ`): 0 once the client has everything.
+pub(crate) fn unacknowledged(socket: &impl AsRawFd) -> io::Result<usize> {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ for sockets) writes one c_int.
+    let ret = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    if ret != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(queued).unwrap_or(0))
+}
+
 /// Waits until `socket` is readable (for a listener: a connection is
 /// waiting to be accepted), for at most `timeout`. Returns false on timeout.
 pub(crate) fn wait_readable(socket: &impl AsRawFd, timeout: Duration) -> io::Result<bool> {
@@ -59,5 +96,48 @@ pub(crate) fn wait_readable(socket: &impl AsRawFd, timeout: Duration) -> io::Res
                 }
             }
         }
+    }
+}
+
+/// How many connections wait in a listening TCP socket's accept queue
+/// (Linux reports it as `tcpi_unacked` in `TCP_INFO` for a listener). An
+/// error for other sockets.
+pub(crate) fn accept_queue_len(listener: &impl AsRawFd) -> io::Result<usize> {
+    let mut info = std::mem::MaybeUninit::<libc::tcp_info>::zeroed();
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`, which is
+    // zeroed, so every field is initialised whatever the kernel fills in.
+    let ret = unsafe {
+        libc::getsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if ret != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: zero-initialised, then (partly) filled by the kernel.
+    let info = unsafe { info.assume_init() };
+    Ok(info.tcpi_unacked as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn the_accept_queue_is_counted() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        assert_eq!(accept_queue_len(&listener).unwrap(), 0);
+        let _waiting: Vec<TcpStream> = (0..3)
+            .map(|_| TcpStream::connect(listener.local_addr().unwrap()).unwrap())
+            .collect();
+        assert_eq!(accept_queue_len(&listener).unwrap(), 3);
+        let _ = listener.accept().unwrap();
+        assert_eq!(accept_queue_len(&listener).unwrap(), 2);
     }
 }
