@@ -4,6 +4,8 @@
 //! server much of its throughput; mimalloc keeps per-thread heaps. The glibc
 //! build (`cargo run`, tests) keeps glibc's allocator: nothing here applies.
 
+#![allow(unsafe_code)] // the crate denies it everywhere else
+
 /// The global allocator of musl builds.
 #[cfg(target_env = "musl")]
 #[global_allocator]

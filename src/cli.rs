@@ -7,7 +7,7 @@
 
 use crate::config::VARIABLES;
 use std::ffi::OsString;
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +22,28 @@ pub enum Command {
     Healthcheck,
 }
 
+/// A command line that asks for nothing the binary does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageError {
+    /// The first argument is not a command.
+    Unknown(OsString),
+    /// A command was followed by more.
+    Unexpected(OsString),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::Unknown(arg) => write!(f, "unknown argument {arg:?}; try --help"),
+            UsageError::Unexpected(arg) => write!(f, "unexpected argument {arg:?}; try --help"),
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// Reads the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
     let mut args = args.into_iter();
     let command = match args.next() {
         None => return Ok(Command::Serve),
@@ -31,12 +51,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
             Some("-h" | "--help" | "help") => Command::Help,
             Some("-V" | "--version") => Command::Version,
             Some("healthcheck") => Command::Healthcheck,
-            _ => return Err(format!("unknown argument {arg:?}; try --help")),
+            _ => return Err(UsageError::Unknown(arg)),
         },
     };
     match args.next() {
         None => Ok(command),
-        Some(extra) => Err(format!("unexpected argument {extra:?}; try --help")),
+        Some(extra) => Err(UsageError::Unexpected(extra)),
     }
 }
 
@@ -70,7 +90,7 @@ pub fn usage() -> String {
 mod tests {
     use super::*;
 
-    fn parse_strs(args: &[&str]) -> Result<Command, String> {
+    fn parse_strs(args: &[&str]) -> Result<Command, UsageError> {
         parse(args.iter().map(OsString::from))
     }
 
@@ -92,7 +112,7 @@ mod tests {
             &["--help", "x"],
             &["healthcheck", "now"],
         ] {
-            let error = parse_strs(args).unwrap_err();
+            let error = parse_strs(args).unwrap_err().to_string();
             assert!(error.ends_with("try --help"), "{error}");
         }
     }

@@ -28,6 +28,9 @@ pub struct Config {
     /// The most connections open at once (`MAX_CONNECTIONS`); the open-file
     /// limit may lower it (see `server::connection_cap`).
     pub max_connections: usize,
+    /// Proxies in front that append to `X-Forwarded-For`
+    /// (`TRUSTED_PROXIES`); see `server::client_address`.
+    pub trusted_proxies: usize,
     /// Longest time from a shutdown signal to exit (`SHUTDOWN_GRACE_SECS`).
     pub shutdown_grace: Duration,
     /// Log line format (`LOG_FORMAT`).
@@ -37,7 +40,7 @@ pub struct Config {
 }
 
 /// One variable per setting: name, default, meaning. `--help` prints this.
-pub const VARIABLES: [(&str, &str, &str); 10] = [
+pub const VARIABLES: [(&str, &str, &str); 11] = [
     (
         "PORT",
         "8080",
@@ -72,6 +75,11 @@ pub const VARIABLES: [(&str, &str, &str); 10] = [
         "MAX_CONNECTIONS",
         "768",
         "connections open at once; more wait, and idle ones are shed (1-65536)",
+    ),
+    (
+        "TRUSTED_PROXIES",
+        "1",
+        "proxies in front that append to X-Forwarded-For; 0 when clients connect directly (0-16)",
     ),
     (
         "SHUTDOWN_GRACE_SECS",
@@ -159,6 +167,10 @@ impl Config {
             Some(s) => integer(s, 1, 65_536, "an integer from 1 to 65536")?,
             None => DEFAULT_MAX_CONNECTIONS,
         };
+        let trusted_proxies = match setting("TRUSTED_PROXIES") {
+            Some(s) => integer(s, 0, 16, "an integer from 0 to 16")?,
+            None => 1,
+        };
         let shutdown_grace = match setting("SHUTDOWN_GRACE_SECS") {
             Some(s) => integer(s, 0, 3600, "a number of seconds from 0 to 3600")?,
             None => 10,
@@ -192,6 +204,7 @@ impl Config {
             idle_timeout: Duration::from_secs(idle_timeout),
             write_timeout: Duration::from_secs(write_timeout),
             max_connections,
+            trusted_proxies,
             shutdown_grace: Duration::from_secs(shutdown_grace),
             log_format,
             log_level,
@@ -246,6 +259,7 @@ mod tests {
         assert_eq!(c.idle_timeout, Duration::from_secs(75));
         assert_eq!(c.write_timeout, Duration::from_secs(10));
         assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(c.trusted_proxies, 1);
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
         assert_eq!(c.log_format, Format::Json);
         assert_eq!(c.log_level, Level::Info);
@@ -269,6 +283,7 @@ mod tests {
             ("IDLE_TIMEOUT_SECS", "5"),
             ("WRITE_TIMEOUT_SECS", "7"),
             ("MAX_CONNECTIONS", "99"),
+            ("TRUSTED_PROXIES", "0"),
             ("SHUTDOWN_GRACE_SECS", "0"),
             ("LOG_FORMAT", "text"),
             ("LOG_LEVEL", "debug"),
@@ -280,6 +295,7 @@ mod tests {
         assert_eq!(c.idle_timeout, Duration::from_secs(5));
         assert_eq!(c.write_timeout, Duration::from_secs(7));
         assert_eq!(c.max_connections, 99);
+        assert_eq!(c.trusted_proxies, 0);
         assert_eq!(c.shutdown_grace, Duration::ZERO);
         assert_eq!(c.log_format, Format::Text);
         assert_eq!(c.log_level, Level::Debug);
@@ -313,6 +329,7 @@ mod tests {
             ("WRITE_TIMEOUT_SECS", "0"),
             ("MAX_CONNECTIONS", "0"),
             ("MAX_CONNECTIONS", "65537"),
+            ("TRUSTED_PROXIES", "17"),
             ("PORT", "+80"),
             ("HOST", "localhost"),
             ("LOG_FORMAT", "JSON"),

@@ -4,9 +4,33 @@
 //! Contract: [`probe`] succeeds only if `GET /healthz` at the address answers
 //! 200 within the timeout. A draining server answers 503, so it fails.
 
-use std::io::{BufRead, BufReader, Write};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
+
+/// Why a server is not healthy.
+#[derive(Debug)]
+pub enum Unhealthy {
+    /// It could not be reached or did not answer in time.
+    Io(SocketAddr, io::Error),
+    /// It answered with another status (503 while draining).
+    Status(SocketAddr, String),
+    /// It answered something that is not HTTP.
+    NotHttp(SocketAddr),
+}
+
+impl fmt::Display for Unhealthy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unhealthy::Io(addr, error) => write!(f, "{addr}: {error}"),
+            Unhealthy::Status(addr, status) => write!(f, "{addr}: /healthz answered {status}"),
+            Unhealthy::NotHttp(addr) => write!(f, "{addr}: no HTTP answer"),
+        }
+    }
+}
+
+impl std::error::Error for Unhealthy {}
 
 /// Where to probe a server configured to listen on `listen`: the loopback
 /// address when it listens on all addresses.
@@ -20,8 +44,8 @@ pub fn target(listen: SocketAddr) -> SocketAddr {
 }
 
 /// Asks `addr` for `/healthz`; the error says why it is not healthy.
-pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("{addr}: {e}");
+pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<(), Unhealthy> {
+    let fail = |e: io::Error| Unhealthy::Io(addr, e);
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(fail)?;
     stream.set_read_timeout(Some(timeout)).map_err(fail)?;
     stream.set_write_timeout(Some(timeout)).map_err(fail)?;
@@ -37,8 +61,8 @@ pub fn probe(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
         .map_err(fail)?;
     match status_line.split(' ').nth(1) {
         Some("200") => Ok(()),
-        Some(status) => Err(format!("{addr}: /healthz answered {status}")),
-        None => Err(format!("{addr}: no HTTP answer")),
+        Some(status) => Err(Unhealthy::Status(addr, status.to_owned())),
+        None => Err(Unhealthy::NotHttp(addr)),
     }
 }
 

@@ -5,6 +5,9 @@
 //! a socket; the shell around it ([`server`], [`lifecycle`], [`sys`]) is thin.
 //! `main.rs` only wires them together.
 
+// Unsafe code lives where the system calls are: `sys` and `alloc` allow it.
+#![deny(unsafe_code)]
+
 pub mod alloc;
 pub mod cli;
 pub mod config;
@@ -16,6 +19,7 @@ pub mod log;
 pub mod overload;
 pub mod problem;
 pub mod query;
+pub mod reply;
 pub mod request_id;
 pub mod route;
 pub mod server;

@@ -71,13 +71,14 @@ fn main() -> ExitCode {
     let max_url_bytes = config.max_url_bytes;
     let handler: Box<server::Handler> =
         Box::new(move |head, health| route(head, health, max_url_bytes));
-    let limits = server::Limits {
+    let settings = server::Settings {
         workers: config.workers,
         max_connections: server::connection_cap(config.max_connections, open_files),
         idle_timeout: config.idle_timeout,
         write_timeout: config.write_timeout,
+        trusted_proxies: config.trusted_proxies,
     };
-    let server = match Server::start(listener, limits, logger.clone(), handler, events) {
+    let server = match Server::start(listener, settings, logger.clone(), handler, events) {
         Ok(server) => server,
         Err(error) => return fail(&logger, "start", &error),
     };
@@ -90,7 +91,8 @@ fn main() -> ExitCode {
         .uint("max_url_bytes", config.max_url_bytes as u64)
         .uint("idle_timeout_secs", config.idle_timeout.as_secs())
         .uint("write_timeout_secs", config.write_timeout.as_secs())
-        .uint("max_connections", limits.max_connections as u64)
+        .uint("max_connections", settings.max_connections as u64)
+        .uint("trusted_proxies", config.trusted_proxies as u64)
         .uint("shutdown_grace_secs", config.shutdown_grace.as_secs())
         .uint("open_files_limit", open_files)
         .uint("pid", u64::from(std::process::id()))
@@ -107,24 +109,21 @@ fn main() -> ExitCode {
 /// Probes the server the environment configures. Exit codes follow the
 /// container HEALTHCHECK convention: 0 healthy, 1 not, for any reason.
 fn healthcheck() -> ExitCode {
-    let result = Config::from_env()
-        .map_err(|error| error.to_string())
-        .and_then(|config| {
-            sre_kata::healthcheck::probe(
-                sre_kata::healthcheck::target(config.addr),
-                std::time::Duration::from_secs(2),
-            )
-        });
-    match result {
-        Ok(()) => {
-            println!("healthy");
-            ExitCode::SUCCESS
-        }
-        Err(reason) => {
-            println!("unhealthy: {reason}");
-            ExitCode::FAILURE
-        }
-    }
+    let unhealthy = match Config::from_env() {
+        Err(error) => error.to_string(),
+        Ok(config) => match sre_kata::healthcheck::probe(
+            sre_kata::healthcheck::target(config.addr),
+            std::time::Duration::from_secs(2),
+        ) {
+            Ok(()) => {
+                println!("healthy");
+                return ExitCode::SUCCESS;
+            }
+            Err(reason) => reason.to_string(),
+        },
+    };
+    println!("unhealthy: {unhealthy}");
+    ExitCode::FAILURE
 }
 
 /// How long the last log lines may take to be written at exit.

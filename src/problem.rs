@@ -28,6 +28,19 @@ pub enum Problem {
     Draining,
     /// A bug: the handler panicked.
     Internal,
+    /// The HTTP library refused the request head (RFC 9112's rules: a
+    /// malformed line, a missing `Host`, a head too large or too slow).
+    HeadRefused(Refusal),
+}
+
+/// Why a head was refused, as the HTTP library says: the status and one
+/// sentence (the library's `Reason`, mapped once in `server.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// 400, 408, 414, 417, 431 or 505.
+    pub status: u16,
+    /// What was wrong; nothing the client sent.
+    pub detail: &'static str,
 }
 
 impl From<ParamError> for Problem {
@@ -51,6 +64,7 @@ impl Problem {
             Problem::TargetTooLong { .. } => 414,
             Problem::Internal => 500,
             Problem::Draining => 503,
+            Problem::HeadRefused(refusal) => refusal.status,
         }
     }
 
@@ -78,6 +92,14 @@ impl Problem {
             Problem::TargetTooLong { .. } => "URI Too Long",
             Problem::Internal => "Internal Server Error",
             Problem::Draining => "Service Unavailable",
+            Problem::HeadRefused(refusal) => match refusal.status {
+                408 => "Request Timeout",
+                414 => "URI Too Long",
+                417 => "Expectation Failed",
+                431 => "Request Header Fields Too Large",
+                505 => "HTTP Version Not Supported",
+                _ => "Bad Request",
+            },
         }
     }
 
@@ -103,6 +125,7 @@ impl Problem {
                     .into()
             }
             Problem::Draining => "The server is shutting down.".into(),
+            Problem::HeadRefused(refusal) => refusal.detail.into(),
         }
     }
 
@@ -124,9 +147,16 @@ impl Problem {
 
 #[cfg(test)]
 mod tests {
-    use super::Problem;
+    use super::{Problem, Refusal};
 
-    const ALL: [Problem; 9] = [
+    const fn refused(status: u16) -> Problem {
+        Problem::HeadRefused(Refusal {
+            status,
+            detail: "A header field is malformed.",
+        })
+    }
+
+    const ALL: [Problem; 15] = [
         Problem::NotFound,
         Problem::MethodNotAllowed,
         Problem::TargetTooLong { limit: 8192 },
@@ -136,6 +166,12 @@ mod tests {
         Problem::ParamNotUtf8,
         Problem::Draining,
         Problem::Internal,
+        refused(400),
+        refused(408),
+        refused(414),
+        refused(417),
+        refused(431),
+        refused(505),
     ];
 
     #[test]
@@ -159,9 +195,14 @@ mod tests {
                 404 => "Not Found",
                 405 => "Method Not Allowed",
                 413 => "Content Too Large",
+                400 => "Bad Request",
+                408 => "Request Timeout",
                 414 => "URI Too Long",
+                417 => "Expectation Failed",
+                431 => "Request Header Fields Too Large",
                 500 => "Internal Server Error",
                 503 => "Service Unavailable",
+                505 => "HTTP Version Not Supported",
                 other => panic!("unexpected status {other}"),
             };
             assert_eq!(problem.title(), phrase);

@@ -2,23 +2,17 @@
 //!
 //! Contract: [`route`] touches no socket, clock or global state, so every
 //! line of the HTTP contract can be tested here without a server. It decides
-//! status, body, media type and caching; the server adds the headers that
-//! every response shares (request id, `nosniff`, `Content-Length`).
+//! the [`Reply`]: status, body, media type and caching; [`crate::reply`]
+//! turns it into a response with the headers every response shares.
 
 use crate::count::count_repeated;
 use crate::problem::Problem;
 use crate::query::find_param;
+pub use crate::reply::{Caching, MediaType, Reply, ALLOWED_METHODS, QUERY_MAX_AGE_SECS};
 
 /// The paths the service answers; anything else is 404. docs/openapi.yaml
 /// describes exactly these (tests/openapi.rs).
 pub const PATHS: [&str; 2] = ["/query", "/healthz"];
-
-/// The methods every resource answers, as sent in `Allow`.
-pub const ALLOWED_METHODS: &str = "GET, HEAD";
-
-/// How long caches may keep a `/query` answer. The answer for a URL never
-/// changes, but a day bounds the damage should a fix ever change one.
-pub const QUERY_MAX_AGE_SECS: u32 = 86_400;
 
 /// What routing needs to know about a request.
 #[derive(Debug, Clone, Copy)]
@@ -39,67 +33,6 @@ pub enum Health {
     Serving,
     /// Shutting down: `/healthz` fails so load balancers stop sending.
     Draining,
-}
-
-/// The media type of a reply body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaType {
-    /// `application/json`
-    Json,
-    /// `application/problem+json`
-    Problem,
-}
-
-/// What caches may do with a reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Caching {
-    /// Shared caches may keep it for [`QUERY_MAX_AGE_SECS`].
-    Public,
-    /// Never stored: errors and health change from one moment to the next.
-    NoStore,
-}
-
-/// A decided answer, before it is written to the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    /// HTTP status code.
-    pub status: u16,
-    /// Media type of `body`.
-    pub media_type: MediaType,
-    /// Caching policy.
-    pub caching: Caching,
-    /// True if the reply must carry `Allow: GET, HEAD` (a 405).
-    pub allow: bool,
-    /// The body. `HEAD` gets the same reply; the server leaves the body out.
-    pub body: String,
-    /// Length in bytes of the decoded `param`, for the access log; the value
-    /// itself is never logged.
-    pub param_bytes: Option<usize>,
-}
-
-impl Reply {
-    fn json(status: u16, caching: Caching, body: String) -> Self {
-        Reply {
-            status,
-            media_type: MediaType::Json,
-            caching,
-            allow: false,
-            body,
-            param_bytes: None,
-        }
-    }
-
-    /// The reply for a problem.
-    pub fn problem(problem: Problem) -> Self {
-        Reply {
-            status: problem.status(),
-            media_type: MediaType::Problem,
-            caching: Caching::NoStore,
-            allow: problem == Problem::MethodNotAllowed,
-            body: problem.body(),
-            param_bytes: None,
-        }
-    }
 }
 
 /// Splits a request target into path and query, so routing and the access log agree on the path.

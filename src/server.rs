@@ -8,32 +8,30 @@
 //!   leaves what does not fit to the connection's own thread.
 //! - Every request gets exactly one response, even if the handler panics
 //!   (500, logged, and the worker goes on).
-//! - Every response carries `Content-Length` (tiny_http adds it),
-//!   `Content-Type`, `Cache-Control`, `X-Content-Type-Options: nosniff` and
-//!   `X-Request-Id`, and one access-log line is written for it.
+//! - Every response carries the headers of [`crate::reply`], the request id
+//!   among them, and one access-log line is written for it: requests whose
+//!   head tiny_http refused too (their line has `error`, the reason).
 //! - If tiny_http's accept thread ends, the server sends
 //!   [`Event::ListenerFailed`] so the process can exit and be restarted; the
 //!   workers go on answering the connections still open.
 //! - While draining, `/healthz` fails and every response closes its connection.
 
 use crate::log::Logger;
-use crate::problem::Problem;
+use crate::problem::{Problem, Refusal};
+use crate::reply::{Renderer, Reply};
 use crate::request_id;
-use crate::route::{
-    split_target, Caching, Health, MediaType, Reply, RequestHead, ALLOWED_METHODS,
-    QUERY_MAX_AGE_SECS,
-};
+use crate::route::{split_target, Health, RequestHead};
 use crate::sys;
 use std::any::Any;
-use std::io::{self, Cursor};
-use std::net::{SocketAddr, TcpListener};
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-use tiny_http::{Header, Request, Response};
+use tiny_http::{Incoming, Rejection, Request};
 
 /// Decides the reply to a request; [`crate::route::route`] in production.
 pub type Handler = dyn Fn(&RequestHead<'_>, Health) -> Reply + Send + Sync;
@@ -85,9 +83,9 @@ pub fn connection_cap(configured: usize, open_files: u64) -> usize {
     configured.min(usize::try_from(room).unwrap_or(usize::MAX))
 }
 
-/// How the server is sized.
+/// How the server is sized, and what it trusts.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub struct Settings {
     /// Worker threads answering requests.
     pub workers: usize,
     /// The most connections open at once (see [`connection_cap`]).
@@ -95,8 +93,11 @@ pub struct Limits {
     /// The listener's read timeout, as [`bind`] set it.
     pub idle_timeout: Duration,
     /// How long a connection's own thread may take to send the end of an
-    /// answer, as [`bind`] set it for each send.
+    /// answer, and to wait for the client to take it.
     pub write_timeout: Duration,
+    /// Proxies in front that append to `X-Forwarded-For` (see
+    /// [`client_address`]).
+    pub trusted_proxies: usize,
 }
 
 /// A running server.
@@ -138,23 +139,24 @@ struct Shared {
     logger: Logger,
     ids: request_id::Generator,
     draining: AtomicBool,
-    headers: FixedHeaders,
+    renderer: Renderer,
+    trusted_proxies: usize,
 }
 
 impl Server {
     /// Starts serving on `listener`. `events` hears about a failed listener.
     pub fn start(
         listener: TcpListener,
-        limits: Limits,
+        settings: Settings,
         logger: Logger,
         handler: Box<Handler>,
         events: Sender<Event>,
     ) -> io::Result<Server> {
         let addr = listener.local_addr()?;
         let options = tiny_http::ServerOptions {
-            max_connections: limits.max_connections,
-            idle_timeout: limits.idle_timeout,
-            write_timeout: limits.write_timeout,
+            max_connections: settings.max_connections,
+            idle_timeout: settings.idle_timeout,
+            write_timeout: settings.write_timeout,
         };
         let http = tiny_http::Server::from_listener(listener, options).map_err(io::Error::other)?;
         let shared = Arc::new(Shared {
@@ -163,9 +165,10 @@ impl Server {
             logger,
             ids: request_id::Generator::new(sys::random_u64().unwrap_or_else(fallback_seed)),
             draining: AtomicBool::new(false),
-            headers: FixedHeaders::new(),
+            renderer: Renderer::new(),
+            trusted_proxies: settings.trusted_proxies,
         });
-        for index in 0..limits.workers {
+        for index in 0..settings.workers {
             let shared = Arc::clone(&shared);
             let events = events.clone();
             thread::Builder::new()
@@ -218,7 +221,7 @@ impl Shared {
             // With nothing queued, write the batched access-log lines before
             // waiting, so that an idle server's log is never behind.
             let next = match self.http.try_recv() {
-                Ok(Some(request)) => Ok(request),
+                Ok(Some(incoming)) => Ok(incoming),
                 Ok(None) => {
                     self.logger.flush();
                     self.http.recv()
@@ -230,8 +233,8 @@ impl Shared {
                 // A panic outside the handler (writing or logging) must not end
                 // the worker either; an unanswered request gets tiny_http's 500
                 // as it unwinds.
-                Ok(request) => {
-                    let _ = panic::catch_unwind(AssertUnwindSafe(|| self.answer(request)));
+                Ok(incoming) => {
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| self.answer(incoming)));
                 }
                 // Reported once; this worker goes on with the connections
                 // still open, like the others.
@@ -242,18 +245,44 @@ impl Shared {
         }
     }
 
-    fn answer(&self, mut request: Request) {
+    /// A request's life: decide, write, log.
+    fn answer(&self, incoming: Incoming) {
         let started = Instant::now();
-        let health = if self.draining.load(Ordering::SeqCst) {
+        match incoming {
+            Incoming::Request(mut request) => {
+                let (reply, exchange) = self.decide(&request);
+                if exchange.health == Health::Draining {
+                    request.set_closes_connection();
+                }
+                let written = request.respond(self.renderer.response(reply, &exchange.request_id));
+                self.log(&exchange, started, written);
+            }
+            Incoming::Rejected(rejection) => {
+                let (reply, exchange) = self.decide_rejected(&rejection);
+                let written =
+                    rejection.respond(self.renderer.response(reply, &exchange.request_id));
+                self.log(&exchange, started, written);
+            }
+        }
+    }
+
+    fn health(&self) -> Health {
+        if self.draining.load(Ordering::SeqCst) {
             Health::Draining
         } else {
             Health::Serving
-        };
-        let request_id = header(&request, "X-Request-Id")
+        }
+    }
+
+    /// The reply to a request, and what its log line will say.
+    fn decide(&self, request: &Request) -> (Reply, Exchange) {
+        let health = self.health();
+        let request_id = request
+            .header("X-Request-Id")
             .and_then(request_id::accept)
             .map_or_else(|| self.ids.next_id(), str::to_owned);
         let head = RequestHead {
-            method: request.method().as_str(),
+            method: request.method(),
             target: request.url(),
             declares_body: request.declares_body(),
         };
@@ -268,66 +297,114 @@ impl Shared {
                 Reply::problem(Problem::Internal)
             }
         };
-
-        let method = clip(head.method).to_owned();
-        let path = clip(split_target(head.target).0).to_owned();
-        let client = client_address(&request);
-        let body_bytes = if method == "HEAD" {
-            0
-        } else {
-            reply.body.len()
+        let peer = request.remote_addr().map(SocketAddr::ip);
+        let exchange = Exchange {
+            method: clip(head.method).to_owned(),
+            path: clip(split_target(head.target).0).to_owned(),
+            client: client_address(
+                request.header("X-Forwarded-For"),
+                peer,
+                self.trusted_proxies,
+            ),
+            request_id,
+            status: reply.status,
+            body_bytes: if head.method == "HEAD" {
+                0
+            } else {
+                reply.body.len()
+            },
+            param_bytes: reply.param_bytes,
+            refused: None,
+            health,
         };
-        let (status, param_bytes) = (reply.status, reply.param_bytes);
+        (reply, exchange)
+    }
 
-        if health == Health::Draining {
-            request.set_closes_connection();
-        }
-        let written = request.respond(self.headers.response(reply, &request_id));
+    /// The reply to a head tiny_http refused: its status, as a problem, with
+    /// a request id like any other, since the head's own was not read.
+    fn decide_rejected(&self, rejection: &Rejection) -> (Reply, Exchange) {
+        let reason = rejection.reason();
+        let reply = Reply::problem(Problem::HeadRefused(Refusal {
+            status: reason.status(),
+            detail: reason.detail(),
+        }));
+        let peer = rejection.remote_addr().map(SocketAddr::ip);
+        let exchange = Exchange {
+            method: String::new(),
+            path: String::new(),
+            client: client_address(None, peer, 0),
+            request_id: self.ids.next_id(),
+            status: reply.status,
+            body_bytes: reply.body.len(),
+            param_bytes: None,
+            refused: Some(reason.name()),
+            health: self.health(),
+        };
+        (reply, exchange)
+    }
 
+    /// The access-log line: batched, unless the response could not be
+    /// written.
+    fn log(&self, exchange: &Exchange, started: Instant, written: io::Result<()>) {
         let line = match &written {
             Ok(()) => self.logger.info("request"),
             Err(_) => self.logger.warn("request"),
         };
         let line = line
-            .str("method", &method)
-            .str("path", &path)
-            .uint("status", u64::from(status))
+            .str("method", &exchange.method)
+            .str("path", &exchange.path)
+            .uint("status", u64::from(exchange.status))
             .uint("duration_us", started.elapsed().as_micros() as u64)
-            .uint("bytes", body_bytes as u64)
-            .str("request_id", &request_id)
-            .str("client", &client);
-        let line = match param_bytes {
+            .uint("bytes", exchange.body_bytes as u64)
+            .str("request_id", &exchange.request_id)
+            .str("client", &exchange.client);
+        let line = match exchange.param_bytes {
             Some(n) => line.uint("param_bytes", n as u64),
+            None => line,
+        };
+        let line = match exchange.refused {
+            Some(reason) => line.str("error", reason),
             None => line,
         };
         match written {
             Ok(()) => line.emit_batched(),
-            Err(error) => line.str("error", &error.to_string()).emit(),
+            Err(error) => line.str("write_error", &error.to_string()).emit(),
         }
     }
 }
 
-/// The value of the first header called `name` (case-insensitive).
-fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
+/// What an access-log line says about one request.
+struct Exchange {
+    method: String,
+    path: String,
+    client: String,
+    request_id: String,
+    status: u16,
+    body_bytes: usize,
+    param_bytes: Option<usize>,
+    /// Why tiny_http refused the head, for a refused one.
+    refused: Option<&'static str>,
+    health: Health,
 }
 
-/// The client as the access log names it: the first `X-Forwarded-For` hop
-/// (the load balancer's view of the client), else the peer address.
-fn client_address(request: &Request) -> String {
-    let forwarded = header(request, "X-Forwarded-For")
-        .and_then(|value| value.split(',').next())
+/// The client as the access log names it. Each of the `trusted` proxies in
+/// front appends to `X-Forwarded-For` the address it got the request from,
+/// so the client is the hop `trusted` places from the end, counting the
+/// peer; the hops before it are the client's to write. With fewer hops (a
+/// request that came another way), the oldest; with no proxy trusted, the
+/// peer.
+pub fn client_address(forwarded: Option<&str>, peer: Option<IpAddr>, trusted: usize) -> String {
+    let peer = peer.map(|ip| ip.to_string());
+    let mut hops: Vec<&str> = forwarded
+        .into_iter()
+        .flat_map(|value| value.split(','))
         .map(str::trim)
-        .filter(|hop| !hop.is_empty());
-    match (forwarded, request.remote_addr()) {
-        (Some(hop), _) => clip(hop).to_owned(),
-        (None, Some(peer)) => peer.ip().to_string(),
-        (None, None) => String::new(),
-    }
+        .filter(|hop| !hop.is_empty())
+        .collect();
+    hops.extend(peer.as_deref());
+    let at = hops.len().saturating_sub(1 + trusted);
+    hops.get(at)
+        .map_or_else(String::new, |hop| clip(hop).to_owned())
 }
 
 /// The first [`LOGGED_FIELD_MAX`] bytes of `s`, cut at a character boundary.
@@ -351,67 +428,33 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
         .unwrap_or("(not a string)")
 }
 
-/// Headers that are the same on many responses, built once.
-struct FixedHeaders {
-    json: Header,
-    problem: Header,
-    public: Header,
-    no_store: Header,
-    nosniff: Header,
-    allow: Header,
-    server: Header,
-}
-
-impl FixedHeaders {
-    fn new() -> Self {
-        let fixed = |name: &str, value: &str| {
-            Header::from_bytes(name.as_bytes(), value.as_bytes())
-                .unwrap_or_else(|()| unreachable!("{name}: {value} is ASCII"))
-        };
-        FixedHeaders {
-            json: fixed("Content-Type", "application/json"),
-            problem: fixed("Content-Type", "application/problem+json"),
-            public: fixed(
-                "Cache-Control",
-                &format!("public, max-age={QUERY_MAX_AGE_SECS}"),
-            ),
-            no_store: fixed("Cache-Control", "no-store"),
-            nosniff: fixed("X-Content-Type-Options", "nosniff"),
-            allow: fixed("Allow", ALLOWED_METHODS),
-            server: fixed("Server", "sre-kata"),
-        }
-    }
-
-    fn response(&self, reply: Reply, request_id: &str) -> Response<Cursor<Vec<u8>>> {
-        let content_type = match reply.media_type {
-            MediaType::Json => &self.json,
-            MediaType::Problem => &self.problem,
-        };
-        let caching = match reply.caching {
-            Caching::Public => &self.public,
-            Caching::NoStore => &self.no_store,
-        };
-        let mut response = Response::from_data(reply.body)
-            .with_status_code(reply.status)
-            .with_header(self.server.clone())
-            .with_header(content_type.clone())
-            .with_header(caching.clone())
-            .with_header(self.nosniff.clone());
-        if reply.allow {
-            response.add_header(self.allow.clone());
-        }
-        // The id is visible ASCII (request_id::accept or generated), so this
-        // cannot fail; if it ever did, the response would lack only the id.
-        if let Ok(id) = Header::from_bytes(&b"X-Request-Id"[..], request_id.as_bytes()) {
-            response.add_header(id);
-        }
-        response
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{clip, connection_cap};
+    use super::{client_address, clip, connection_cap};
+
+    #[test]
+    fn the_client_is_the_hop_the_nearest_trusted_proxy_appended() {
+        let peer = Some("10.0.0.9".parse().unwrap());
+        // Behind one load balancer: it appended the client's address.
+        assert_eq!(client_address(Some("1.2.3.4"), peer, 1), "1.2.3.4");
+        // What the client wrote itself comes before, and is not believed.
+        assert_eq!(client_address(Some("6.6.6.6, 1.2.3.4"), peer, 1), "1.2.3.4");
+        assert_eq!(
+            client_address(Some(" 6.6.6.6 ,1.2.3.4 "), peer, 1),
+            "1.2.3.4"
+        );
+        // Two proxies in front.
+        assert_eq!(
+            client_address(Some("6.6.6.6, 1.2.3.4, 10.0.0.1"), peer, 2),
+            "1.2.3.4"
+        );
+        // A direct connection: the peer, whatever it claims.
+        assert_eq!(client_address(None, peer, 1), "10.0.0.9");
+        assert_eq!(client_address(Some("6.6.6.6"), peer, 0), "10.0.0.9");
+        // Fewer hops than proxies: the oldest.
+        assert_eq!(client_address(Some("1.2.3.4"), peer, 5), "1.2.3.4");
+        assert_eq!(client_address(None, None, 1), "");
+    }
 
     #[test]
     fn the_cap_leaves_descriptors_for_the_rest() {

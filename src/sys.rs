@@ -4,6 +4,8 @@
 //! Contract: these functions never panic; failures come back as
 //! `io::Error` and the caller decides how much they matter.
 
+#![allow(unsafe_code)] // the crate denies it everywhere else
+
 use std::io;
 use std::mem::{size_of, MaybeUninit};
 use std::os::fd::AsRawFd;

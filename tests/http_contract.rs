@@ -319,16 +319,20 @@ fn each_request_is_logged_without_the_param_value() {
 }
 
 #[test]
-fn the_client_in_the_log_is_the_first_forwarded_hop() {
-    let service = Service::start(&[]);
-    let mut conn = service.connect();
-    conn.send(
-        "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: xff\r\n\
-         X-Forwarded-For: 203.0.113.7, 10.0.0.1\r\n\r\n",
-    );
-    assert_eq!(conn.response().status, 200);
-    let line = service.wait_for_log(|l| l["request_id"] == "xff");
-    assert_eq!(line["client"], "203.0.113.7");
+fn the_client_in_the_log_is_the_hop_the_trusted_proxy_appended() {
+    // One proxy in front by default (App Runner's, or the ALB): the hop it
+    // appended is the client; what comes before, the client wrote itself.
+    for (trusted, client) in [("1", "10.0.0.1"), ("2", "203.0.113.7"), ("0", "127.0.0.1")] {
+        let service = Service::start(&[("TRUSTED_PROXIES", trusted)]);
+        let mut conn = service.connect();
+        conn.send(
+            "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: xff\r\n\
+             X-Forwarded-For: 203.0.113.7, 10.0.0.1\r\n\r\n",
+        );
+        assert_eq!(conn.response().status, 200);
+        let line = service.wait_for_log(|l| l["request_id"] == "xff");
+        assert_eq!(line["client"], client, "TRUSTED_PROXIES={trusted}");
+    }
 }
 
 #[test]

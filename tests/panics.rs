@@ -6,7 +6,7 @@ mod support;
 
 use sre_kata::log::{Format, Level, Logger};
 use sre_kata::route::{route, Health, RequestHead};
-use sre_kata::server::{self, Event, Limits, Server};
+use sre_kata::server::{self, Event, Server, Settings};
 use std::sync::mpsc;
 use std::time::Duration;
 use support::Conn;
@@ -17,11 +17,12 @@ fn listener() -> std::net::TcpListener {
 }
 
 /// One worker: if anything killed it, nothing would answer afterwards.
-const ONE_WORKER: Limits = Limits {
+const ONE_WORKER: Settings = Settings {
     workers: 1,
     max_connections: 64,
     idle_timeout: Duration::from_secs(5),
     write_timeout: Duration::from_secs(5),
+    trusted_proxies: 1,
 };
 
 #[test]

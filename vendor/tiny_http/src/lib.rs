@@ -1,91 +1,25 @@
-//! # Simple usage
-//!
-//! ## Creating the server
-//!
-//! The easiest way to create a server is to call `Server::http()`.
-//!
-//! The `http()` function returns an `IoResult<Server>` which will return an error
-//! in the case where the server creation fails (for example if the listening port is already
-//! occupied).
+//! tiny_http 0.12.0, patched for sre-kata (`PATCHES.md`): a blocking
+//! HTTP/1.1 server. A thread per connection reads and checks request heads
+//! ([`head`]); the application's own worker threads take them with
+//! [`Server::recv`] and answer each, as a [`Request`] or, for a head that
+//! was refused, as a [`Rejection`].
 //!
 //! ```no_run
-//! let server = tiny_http::Server::http("0.0.0.0:0").unwrap();
-//! ```
+//! use tiny_http::{Incoming, Response, Server};
 //!
-//! A newly-created `Server` will immediately start listening for incoming connections and HTTP
-//! requests.
-//!
-//! ## Receiving requests
-//!
-//! Calling `server.recv()` will block until the next request is available.
-//! This function returns an `IoResult<Request>`, so you need to handle the possible errors.
-//!
-//! ```no_run
-//! # let server = tiny_http::Server::http("0.0.0.0:0").unwrap();
-//!
+//! let server = Server::http("127.0.0.1:0").unwrap();
 //! loop {
-//!     // blocks until the next request is received
-//!     let request = match server.recv() {
-//!         Ok(rq) => rq,
-//!         Err(e) => { println!("error: {}", e); break }
-//!     };
-//!
-//!     // do something with the request
-//!     // ...
-//! }
-//! ```
-//!
-//! In a real-case scenario, you will probably want to spawn multiple worker tasks and call
-//! `server.recv()` on all of them. Like this:
-//!
-//! ```no_run
-//! # use std::sync::Arc;
-//! # use std::thread;
-//! # let server = tiny_http::Server::http("0.0.0.0:0").unwrap();
-//! let server = Arc::new(server);
-//! let mut guards = Vec::with_capacity(4);
-//!
-//! for _ in (0 .. 4) {
-//!     let server = server.clone();
-//!
-//!     let guard = thread::spawn(move || {
-//!         loop {
-//!             let rq = server.recv().unwrap();
-//!
-//!             // ...
+//!     match server.recv() {
+//!         Ok(Incoming::Request(request)) => {
+//!             let _ = request.respond(Response::from_string("hello"));
 //!         }
-//!     });
-//!
-//!     guards.push(guard);
+//!         Ok(Incoming::Rejected(rejection)) => {
+//!             let status = rejection.reason().status();
+//!             let _ = rejection.respond(Response::empty(status));
+//!         }
+//!         Err(_) => break,
+//!     }
 //! }
-//! ```
-//!
-//! If you don't want to block, you can call `server.try_recv()` instead.
-//!
-//! ## Handling requests
-//!
-//! The `Request` object returned by `server.recv()` contains informations about the client's request.
-//! The most useful methods are probably `request.method()` and `request.url()` which return
-//! the requested method (`GET`, `POST`, etc.) and url.
-//!
-//! To handle a request, you need to create a `Response` object. See the docs of this object for
-//! more infos. Here is an example of creating a `Response` from a file:
-//!
-//! ```no_run
-//! # use std::fs::File;
-//! # use std::path::Path;
-//! let response = tiny_http::Response::from_file(File::open(&Path::new("image.png")).unwrap());
-//! ```
-//!
-//! All that remains to do is call `request.respond()`:
-//!
-//! ```no_run
-//! # use std::fs::File;
-//! # use std::path::Path;
-//! # let server = tiny_http::Server::http("0.0.0.0:0").unwrap();
-//! # let request = server.recv().unwrap();
-//! # let response = tiny_http::Response::from_file(File::open(&Path::new("image.png")).unwrap());
-//! let _ = request.respond(response);
 //! ```
 #![deny(unsafe_code)] // sre-kata patch: allowed in util::sys alone
 #![deny(rust_2018_idioms)]
@@ -107,13 +41,15 @@ use util::{Counters, MessagesQueue, Registry};
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
-pub use request::Request;
+pub use head::{Reason, MAX_HEADERS, MAX_HEAD_BYTES};
+pub use request::{Rejection, Request};
 pub use response::{Response, ResponseBox};
 pub use util::{HEAD_TIMEOUT, OVERLOAD_IDLE, OVERLOAD_PERCENT};
 
 mod client;
 mod common;
 mod connection;
+pub mod head;
 mod request;
 mod response;
 mod util;
@@ -143,7 +79,8 @@ pub struct Server {
 
 pub(crate) enum Message {
     Error(IoError),
-    NewRequest(Request),
+    Request(Request),
+    Rejected(Rejection),
 }
 
 impl From<IoError> for Message {
@@ -152,9 +89,22 @@ impl From<IoError> for Message {
     }
 }
 
-impl From<Request> for Message {
-    fn from(rq: Request) -> Message {
-        Message::NewRequest(rq)
+/// What a worker gets from [`Server::recv`] (sre-kata patch).
+#[derive(Debug)]
+pub enum Incoming {
+    /// A request to answer.
+    Request(Request),
+    /// A request head that was refused, to answer with its status.
+    Rejected(Rejection),
+}
+
+impl Message {
+    fn into_incoming(self) -> IoResult<Incoming> {
+        match self {
+            Message::Error(err) => Err(err),
+            Message::Request(rq) => Ok(Incoming::Request(rq)),
+            Message::Rejected(rejection) => Ok(Incoming::Rejected(rejection)),
+        }
     }
 }
 
@@ -328,31 +278,29 @@ impl Server {
         }
     }
 
-    /// Blocks until an HTTP request has been submitted and returns it.
-    pub fn recv(&self) -> IoResult<Request> {
+    /// Blocks until a request (or a refused head) has arrived, and returns
+    /// it.
+    pub fn recv(&self) -> IoResult<Incoming> {
         match self.messages.pop() {
-            Some(Message::Error(err)) => Err(err),
-            Some(Message::NewRequest(rq)) => Ok(rq),
+            Some(message) => message.into_incoming(),
             None => Err(IoError::other("thread unblocked")),
         }
     }
 
     /// Same as `recv()` but doesn't block longer than timeout
-    pub fn recv_timeout(&self, timeout: Duration) -> IoResult<Option<Request>> {
-        match self.messages.pop_timeout(timeout) {
-            Some(Message::Error(err)) => Err(err),
-            Some(Message::NewRequest(rq)) => Ok(Some(rq)),
-            None => Ok(None),
-        }
+    pub fn recv_timeout(&self, timeout: Duration) -> IoResult<Option<Incoming>> {
+        self.messages
+            .pop_timeout(timeout)
+            .map(Message::into_incoming)
+            .transpose()
     }
 
     /// Same as `recv()` but doesn't block.
-    pub fn try_recv(&self) -> IoResult<Option<Request>> {
-        match self.messages.try_pop() {
-            Some(Message::Error(err)) => Err(err),
-            Some(Message::NewRequest(rq)) => Ok(Some(rq)),
-            None => Ok(None),
-        }
+    pub fn try_recv(&self) -> IoResult<Option<Incoming>> {
+        self.messages
+            .try_pop()
+            .map(Message::into_incoming)
+            .transpose()
     }
 
     /// Unblock thread stuck in recv() or incoming_requests().
@@ -467,8 +415,8 @@ impl Drop for AcceptThreadExit {
 }
 
 impl Iterator for IncomingRequests<'_> {
-    type Item = Request;
-    fn next(&mut self) -> Option<Request> {
+    type Item = Incoming;
+    fn next(&mut self) -> Option<Incoming> {
         self.server.recv().ok()
     }
 }

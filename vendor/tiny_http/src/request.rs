@@ -2,12 +2,13 @@ use std::io::{self, ErrorKind, Read};
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
+use std::ops::Range;
 
 use std::sync::Arc;
 
+use crate::head::{self, Head, Reason};
 use crate::util::{Conn, Ticket};
-use crate::{HTTPVersion, Header, Method, Response, StatusCode};
+use crate::{HTTPVersion, Response, StatusCode};
 
 /// Represents an HTTP request made by a client.
 ///
@@ -24,6 +25,13 @@ use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 /// responses go out in order without any reordering. Answering never waits
 /// on the client: see `util::conn`.
 ///
+/// # A checked head (sre-kata patch)
+///
+/// The head was read and checked by [`crate::head`] (RFC 9112's rules), and
+/// is kept as the bytes that arrived: the method, target and header fields
+/// are read from them, without a copy. A head that failed the checks
+/// arrives as a [`Rejection`] instead.
+///
 /// # Bodies (sre-kata patch)
 ///
 /// Request bodies are never read. A request that declares one
@@ -38,20 +46,17 @@ use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 /// fails during the handling of a request, this "internal server error"
 /// response will automatically be sent during the stack unwinding.
 pub struct Request {
+    // sre-kata patch: the head as it arrived, and where its parts are.
+    bytes: Vec<u8>,
+    method: Range<usize>,
+    target: Range<usize>,
+
     remote_addr: Option<SocketAddr>,
-
-    method: Method,
-
-    path: String,
 
     http_version: HTTPVersion,
 
-    headers: Vec<Header>,
-
-    body_length: Option<usize>,
-
     // sre-kata patch: true if the request has a Content-Length other than 0
-    // or any Transfer-Encoding, so its connection must not be reused.
+    // or a Transfer-Encoding, so its connection must not be reused.
     declares_body: bool,
 
     // sre-kata patch: true if no request will follow this one on its
@@ -85,6 +90,33 @@ impl Link {
             ticket.answered();
         }
     }
+
+    /// Writes `response` out and sends it without blocking (what does not
+    /// fit goes to the connection's thread); counted as answered before the
+    /// bytes go out. `last` ends the connection after it.
+    fn send<R: Read>(
+        mut self,
+        response: Response<R>,
+        version: HTTPVersion,
+        head_request: bool,
+        last: bool,
+    ) -> io::Result<()> {
+        let response = if last {
+            response.with_connection_close()
+        } else {
+            response
+        };
+        let mut bytes = Vec::with_capacity(512);
+        let printed = response.raw_print(&mut bytes, version, &[], head_request, None);
+        if let Err(error) = printed {
+            // The response's own reader failed, before anything was sent.
+            self.conn.end();
+            return Err(error);
+        }
+        self.counted_as_answered();
+        let delivered = self.conn.deliver(&bytes, last);
+        ignore_client_closing_errors(delivered.map(drop))
+    }
 }
 
 impl Drop for Link {
@@ -98,61 +130,68 @@ impl Drop for Link {
     }
 }
 
+fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {
+    result.or_else(|err| match err.kind() {
+        ErrorKind::BrokenPipe => Ok(()),
+        ErrorKind::ConnectionAborted => Ok(()),
+        ErrorKind::ConnectionRefused => Ok(()),
+        ErrorKind::ConnectionReset => Ok(()),
+        _ => Err(err),
+    })
+}
+
 impl Request {
-    /// A request read from a connection (sre-kata patch: its body is never
-    /// read, so it carries none).
+    /// A request read from a connection: `bytes` starts with its head.
     pub(crate) fn new(
-        method: Method,
-        path: String,
-        http_version: HTTPVersion,
-        headers: Vec<Header>,
+        head: Head,
+        bytes: Vec<u8>,
         remote_addr: Option<SocketAddr>,
         link: Link,
     ) -> Request {
-        let transfer_encoding = headers.iter().any(|h| h.field.equiv("Transfer-Encoding"));
-        // Any Transfer-Encoding, or any Content-Length that is not exactly 0
-        // (even one that does not parse), declares a body.
-        let declares_body = transfer_encoding
-            || headers
-                .iter()
-                .any(|h| h.field.equiv("Content-Length") && h.value.as_str().trim() != "0");
-        let body_length = if transfer_encoding {
-            None
-        } else {
-            headers
-                .iter()
-                .find(|h| h.field.equiv("Content-Length"))
-                .and_then(|h| usize::from_str(h.value.as_str()).ok())
-        };
         Request {
+            bytes,
+            method: head.method,
+            target: head.target,
             remote_addr,
-            method,
-            path,
-            http_version,
-            headers,
-            body_length,
-            declares_body,
-            closes_connection: false,
+            http_version: HTTPVersion(1, head.minor_version),
+            declares_body: head.declares_body,
+            // A body is never read, so nothing can follow it.
+            closes_connection: head.closes_connection || head.declares_body,
             link: Some(link),
         }
     }
 
-    /// Returns the method requested by the client (eg. `GET`, `POST`, etc.).
-    #[inline]
-    pub fn method(&self) -> &Method {
-        &self.method
+    fn text(&self, range: Range<usize>) -> &str {
+        // The head checks made these ASCII.
+        std::str::from_utf8(&self.bytes[range]).unwrap_or_default()
     }
 
-    /// Returns the resource requested by the client.
+    /// Returns the method requested by the client (eg. `GET`, `POST`, etc.),
+    /// as sent: methods are case-sensitive (sre-kata patch: a string, not
+    /// an enum that allocates for the methods it does not know).
+    #[inline]
+    pub fn method(&self) -> &str {
+        self.text(self.method.clone())
+    }
+
+    /// Returns the resource requested by the client: path and query. For a
+    /// target in absolute form (`http://host/path`), its path and query
+    /// (sre-kata patch).
     #[inline]
     pub fn url(&self) -> &str {
-        &self.path
+        self.text(self.target.clone())
     }
 
-    /// Returns a list of all headers sent by the client.
-    #[inline]
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
+    /// The value of the first header field called `name` (any case), with
+    /// the whitespace around it trimmed (sre-kata patch).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        head::field(&self.bytes, name)
+    }
+
+    /// Every header field, as name and value, in order (sre-kata patch: read
+    /// from the head as it arrived).
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        head::fields(&self.bytes).into_iter()
     }
 
     /// Returns the HTTP version of the request.
@@ -161,16 +200,8 @@ impl Request {
         &self.http_version
     }
 
-    /// Returns the length of the body the request declares, in bytes.
-    ///
-    /// Returns `None` if the length is unknown.
-    #[inline]
-    pub fn body_length(&self) -> Option<usize> {
-        self.body_length
-    }
-
     /// Returns true if the request declares a body: a `Content-Length` other
-    /// than 0 (valid or not) or any `Transfer-Encoding` (sre-kata patch).
+    /// than 0 or a `Transfer-Encoding` (sre-kata patch).
     ///
     /// Such a request is always the last one on its connection.
     #[inline]
@@ -205,44 +236,17 @@ impl Request {
         self.respond_impl(response)
     }
 
-    fn respond_impl<R>(&mut self, response: Response<R>) -> Result<(), io::Error>
-    where
-        R: Read,
-    {
-        let Some(mut link) = self.link.take() else {
+    fn respond_impl<R: Read>(&mut self, response: Response<R>) -> io::Result<()> {
+        let Some(link) = self.link.take() else {
             return Ok(());
         };
-        let response = if self.closes_connection {
-            response.with_connection_close()
-        } else {
-            response
-        };
-        let mut bytes = Vec::with_capacity(512);
-        let printed = response.raw_print(
-            &mut bytes,
+        let head_request = self.method() == "HEAD";
+        link.send(
+            response,
             self.http_version.clone(),
-            &self.headers,
-            self.method == Method::Head,
-            None,
-        );
-        if let Err(error) = printed {
-            // The response's own reader failed, before anything was sent.
-            link.conn.end();
-            return Err(error);
-        }
-        link.counted_as_answered();
-        let delivered = link.conn.deliver(&bytes, self.closes_connection);
-        Self::ignore_client_closing_errors(delivered.map(drop))
-    }
-
-    fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {
-        result.or_else(|err| match err.kind() {
-            ErrorKind::BrokenPipe => Ok(()),
-            ErrorKind::ConnectionAborted => Ok(()),
-            ErrorKind::ConnectionRefused => Ok(()),
-            ErrorKind::ConnectionReset => Ok(()),
-            _ => Err(err),
-        })
+            head_request,
+            self.closes_connection,
+        )
     }
 
     /// Makes this request the last one on its connection: the response says
@@ -259,7 +263,9 @@ impl fmt::Debug for Request {
         write!(
             formatter,
             "Request({} {} from {:?})",
-            self.method, self.path, self.remote_addr
+            self.method(),
+            self.url(),
+            self.remote_addr
         )
     }
 }
@@ -274,18 +280,95 @@ impl Drop for Request {
     }
 }
 
+/// A request head that [`crate::head`] refused (sre-kata patch: upstream
+/// answered these itself, so the application never saw them: no request
+/// id, no log line, no metric). The application answers it like any
+/// request, with the status [`Rejection::reason`] gives; the connection
+/// ends after the answer. Dropped unanswered, it is answered with a plain
+/// problem of that status.
+pub struct Rejection {
+    reason: Reason,
+    http_version: HTTPVersion,
+    remote_addr: Option<SocketAddr>,
+    link: Option<Link>,
+}
+
+impl Rejection {
+    pub(crate) fn new(
+        reason: Reason,
+        http_version: HTTPVersion,
+        remote_addr: Option<SocketAddr>,
+        link: Link,
+    ) -> Rejection {
+        Rejection {
+            reason,
+            http_version,
+            remote_addr,
+            link: Some(link),
+        }
+    }
+
+    /// Why the head was refused.
+    pub fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    /// The HTTP version to answer in: the request's, if it was read.
+    pub fn http_version(&self) -> &HTTPVersion {
+        &self.http_version
+    }
+
+    /// The address of the client, as for [`Request::remote_addr`].
+    pub fn remote_addr(&self) -> Option<&SocketAddr> {
+        self.remote_addr.as_ref()
+    }
+
+    /// Sends the answer; it says `Connection: close`, and the connection
+    /// ends after it.
+    pub fn respond<R: Read>(mut self, response: Response<R>) -> io::Result<()> {
+        self.respond_impl(response)
+    }
+
+    fn respond_impl<R: Read>(&mut self, response: Response<R>) -> io::Result<()> {
+        let Some(link) = self.link.take() else {
+            return Ok(());
+        };
+        link.send(response, self.http_version.clone(), false, true)
+    }
+}
+
+impl fmt::Debug for Rejection {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> Result<(), fmt::Error> {
+        write!(
+            formatter,
+            "Rejection({:?} from {:?})",
+            self.reason, self.remote_addr
+        )
+    }
+}
+
+impl Drop for Rejection {
+    fn drop(&mut self) {
+        if self.link.is_some() {
+            let status = StatusCode(self.reason.status());
+            let _ = self.respond_impl(crate::response::problem(status, self.reason.detail()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Link, Request};
+    use super::{Link, Rejection, Request};
+    use crate::head::{self, Parse, Reason};
     use crate::util::{Conn, Counters, Phase, Ticket};
-    use crate::{HTTPVersion, Method, Response, StatusCode};
+    use crate::{HTTPVersion, Response, StatusCode};
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
 
-    /// A request on a real connection, and the client's end of it.
-    fn request(counters: &Arc<Counters>) -> (Request, Arc<Conn>, TcpStream) {
+    /// A request's link on a real connection, and the client's end of it.
+    fn link(counters: &Arc<Counters>) -> (Link, Arc<Conn>, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
@@ -295,15 +378,49 @@ mod tests {
         ));
         assert!(conn.hand_out());
         let link = Link::new(Arc::clone(&conn), Ticket::issue(counters));
-        let request = Request::new(
-            Method::Get,
-            "/".into(),
-            HTTPVersion(1, 1),
-            Vec::new(),
-            None,
-            link,
-        );
-        (request, conn, client)
+        (link, conn, client)
+    }
+
+    /// A request on a real connection, and the client's end of it.
+    fn request(counters: &Arc<Counters>) -> (Request, Arc<Conn>, TcpStream) {
+        let raw = b"GET /query?param=a HTTP/1.1\r\nHost: t\r\nX-Request-Id:  r1 \r\n\r\n";
+        let Parse::Complete(head) = head::parse(raw) else {
+            panic!("a valid head")
+        };
+        let (link, conn, client) = link(counters);
+        (Request::new(head, raw.to_vec(), None, link), conn, client)
+    }
+
+    #[test]
+    fn a_request_reads_its_parts_from_the_head_as_it_arrived() {
+        let counters = Arc::new(Counters::default());
+        let (request, _conn, _client) = request(&counters);
+        assert_eq!(request.method(), "GET");
+        assert_eq!(request.url(), "/query?param=a");
+        assert_eq!(request.header("x-request-id"), Some("r1"));
+        assert_eq!(request.header("host"), Some("t"));
+        assert_eq!(request.header("missing"), None);
+        assert_eq!(request.headers().count(), 2);
+    }
+
+    #[test]
+    fn a_rejection_is_answered_and_ends_its_connection() {
+        let counters = Arc::new(Counters::default());
+        let (link, conn, mut client) = link(&counters);
+        let rejection = Rejection::new(Reason::MissingHost, HTTPVersion(1, 1), None, link);
+        assert_eq!(rejection.reason().status(), 400);
+        rejection
+            .respond(Response::from_string("no host").with_status_code(400))
+            .unwrap();
+        // The connection's thread would close it; here the test does.
+        conn.end();
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{}", answer);
+        assert!(answer.contains("Connection: close"), "{}", answer);
+        assert!(conn.is_ending());
+        assert_eq!(counters.answered.load(Ordering::SeqCst), 1);
     }
 
     struct Panics;
