@@ -8,8 +8,9 @@ usage() {
   cat <<USAGE
 Usage: scripts/fuzz.sh [SECONDS] [--help]
 
-Runs each fuzz target in fuzz/fuzz_targets (query decoding, counting, and
-routing with the request-id filter) for SECONDS (default 60) with cargo
+Runs each fuzz target in fuzz/fuzz_targets (query decoding, counting,
+routing with the request-id filter, and the request-head parser against a
+plain reading of the framing) for SECONDS (default 60) with cargo
 fuzz (libFuzzer, nightly Rust), keeping each target's corpus in
 fuzz/corpus/. A crash stops the run with exit code 1 and leaves its input in
 fuzz/artifacts/<target>/: turn it into a regression test, then fix the bug.
@@ -33,11 +34,18 @@ main() {
     cargo install cargo-fuzz --locked
   fi
 
-  local target
-  for target in query count route; do
+  # The longest input each target gets: count's reaches past two of its
+  # 262,140-byte counting blocks; head's past the 64 KiB head limit.
+  local target max_len
+  for target in query count route head; do
+    case "$target" in
+      count) max_len=600000 ;;
+      head) max_len=70000 ;;
+      *) max_len=4096 ;;
+    esac
     step "fuzz $target for ${seconds}s" \
       cargo +nightly fuzz run --fuzz-dir "$REPO_ROOT/fuzz" "$target" -- \
-      -max_total_time="$seconds" -print_final_stats=1
+      -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1
   done
 }
 

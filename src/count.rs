@@ -68,8 +68,12 @@ impl AsciiTally {
                     counts[lane][usize::from(byte & 0x7f)] += 1;
                 }
             }
-            for &byte in quads.remainder() {
-                counts[0][usize::from(byte & 0x7f)] += 1;
+            // The remainder goes one byte per lane: a block has at most
+            // u16::MAX quads, so no lane passes u16::MAX (piling it all on
+            // one lane overflowed when the last block held 262,137 to
+            // 262,139 bytes).
+            for (lane, &byte) in quads.remainder().iter().enumerate() {
+                counts[lane][usize::from(byte & 0x7f)] += 1;
             }
             self.fold(&mut counts);
         }
@@ -132,6 +136,35 @@ mod tests {
             "whitespace and controls count"
         );
         assert_eq!(count_repeated("\u{7f}\u{7f}"), 1, "the last ASCII byte");
+    }
+
+    /// A linear reference for long inputs, where `naive` is too slow.
+    fn by_map(s: &str) -> usize {
+        let mut counts = std::collections::HashMap::new();
+        for c in s.chars() {
+            *counts.entry(c).or_insert(0u64) += 1;
+        }
+        counts.values().filter(|&&n| n > 1).count()
+    }
+
+    #[test]
+    fn lengths_at_the_block_boundaries_are_counted_right() {
+        // The case that overflowed a lane: the last block 262,139 bytes.
+        let reported = "abbb".repeat(65_534) + "aaa";
+        assert_eq!(count_repeated(&reported), 2);
+        for blocks in 1..=2 {
+            for offset in -5i64..=5 {
+                let len = (blocks * super::BLOCK) as i64 + offset;
+                let same = "a".repeat(len as usize);
+                assert_eq!(count_repeated(&same), 1, "{len} times 'a'");
+                let mixed: String = (0..len)
+                    .map(|i| if i % 7 == 0 { 'x' } else { 'a' })
+                    .collect();
+                assert_eq!(count_repeated(&mixed), by_map(&mixed), "{len} mixed");
+                let tail = "b".repeat(len as usize - 3) + "aaa";
+                assert_eq!(count_repeated(&tail), 2, "{len} with a tail");
+            }
+        }
     }
 
     #[test]
