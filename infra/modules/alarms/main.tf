@@ -1,5 +1,7 @@
-# What pages someone: a 5xx rate, p99 latency, and running at the scaling
-# maximum (the cost cap may be starving demand). Each alarm fires on 3 bad
+# What pages someone: a 5xx rate, p99 latency, running at the scaling
+# maximum (the cost cap may be starving demand), and, where the platform's
+# logs give the metric, a surge of requests the service refused as
+# malformed (a scanner, or a proxy that frames requests differently). Each alarm fires on 3 bad
 # minutes out of 5 (capacity: 3 periods of 5 minutes), notifies an encrypted
 # SNS topic, and notifies it again when it clears.
 
@@ -101,6 +103,26 @@ resource "aws_cloudwatch_metric_alarm" "latency_p99" {
   period              = 60
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.latency_p99_threshold_ms * var.latency_metric.units_per_ms
+  evaluation_periods  = 5
+  datapoints_to_alarm = 3
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "refused_surge" {
+  count = var.refused_metric == null ? 0 : 1
+
+  alarm_name          = "${var.name}-refused-surge"
+  alarm_description   = "Over ${var.refused_per_minute_threshold} requests a minute refused as malformed (400, 408, 414, 417, 431, 505) in 3 of the last 5 minutes. The request log lines' error field names the reason."
+  namespace           = var.refused_metric.namespace
+  metric_name         = var.refused_metric.metric_name
+  dimensions          = var.refused_metric.dimensions
+  statistic           = "Sum"
+  period              = 60
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.refused_per_minute_threshold
   evaluation_periods  = 5
   datapoints_to_alarm = 3
   treat_missing_data  = "notBreaching"

@@ -5,11 +5,11 @@ output "topic_arn" {
 
 output "alarm_arns" {
   description = "ARNs of the alarms."
-  value = [
+  value = concat([
     aws_cloudwatch_metric_alarm.server_error_rate.arn,
     aws_cloudwatch_metric_alarm.latency_p99.arn,
     aws_cloudwatch_metric_alarm.at_max_capacity.arn,
-  ]
+  ], aws_cloudwatch_metric_alarm.refused_surge[*].arn)
 }
 
 output "has_subscriptions" {
@@ -19,9 +19,9 @@ output "has_subscriptions" {
 
 output "alarm_names" {
   description = "Names of the alarms."
-  value = [
+  value = concat([
     aws_cloudwatch_metric_alarm.server_error_rate.alarm_name,
     aws_cloudwatch_metric_alarm.latency_p99.alarm_name,
     aws_cloudwatch_metric_alarm.at_max_capacity.alarm_name,
-  ]
+  ], aws_cloudwatch_metric_alarm.refused_surge[*].alarm_name)
 }

@@ -62,6 +62,27 @@ variable "latency_metric" {
   }
 }
 
+variable "refused_metric" {
+  description = "The metric counting requests refused as malformed (summed per minute), or null where the platform's logs cannot give it (App Runner)."
+  type = object({
+    namespace   = string
+    metric_name = string
+    dimensions  = map(string)
+  })
+  default = null
+}
+
+variable "refused_per_minute_threshold" {
+  description = "Refused requests a minute above which the refused-surge alarm fires (3 minutes out of 5)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.refused_per_minute_threshold >= 1
+    error_message = "The threshold must be at least 1 request a minute."
+  }
+}
+
 variable "capacity_metric" {
   description = "The metric counting running instances or tasks."
   type = object({

@@ -30,12 +30,14 @@ locals {
       inline_policies = ["${var.name}-apprunner-access", "${var.name}-apprunner-github-deploy"]
       attached        = []
       log_groups      = ["aws-waf-logs-${var.name}-apprunner"]
+      alarms          = ["5xx-rate", "latency-p99", "at-max-capacity"]
     }
     ecs-express = {
       prefix          = "${var.name}-ecs-express"
       inline_policies = ["${var.name}-ecs-execution", "${var.name}-ecs-express-github-deploy"]
       attached        = ["${var.name}-ecs-infrastructure"]
       log_groups      = ["aws-waf-logs-${var.name}-ecs-express", "/ecs/${var.name}"]
+      alarms          = ["5xx-rate", "latency-p99", "at-max-capacity", "refused-surge"]
     }
   }
   prefixes = [for s in values(local.stacks) : s.prefix]
@@ -55,7 +57,7 @@ locals {
   # suffix; both name the group alone.
   log_groups             = [for g in flatten([for s in values(local.stacks) : s.log_groups]) : "${local.arn}:logs:${local.in_region}:log-group:${g}"]
   ecs_log_group          = "${local.arn}:logs:${local.in_region}:log-group:/ecs/${var.name}"
-  alarms                 = flatten([for p in local.prefixes : [for a in ["5xx-rate", "latency-p99", "at-max-capacity"] : "${local.arn}:cloudwatch:${local.in_region}:alarm:${p}-${a}"]])
+  alarms                 = flatten([for s in values(local.stacks) : [for a in s.alarms : "${local.arn}:cloudwatch:${local.in_region}:alarm:${s.prefix}-${a}"]])
   topics                 = [for p in local.prefixes : "${local.arn}:sns:${local.in_region}:${p}-alarms"]
   apprunner              = "${local.arn}:apprunner:${local.in_region}"
   apprunner_svc          = "${local.apprunner}:service/${var.name}/*"

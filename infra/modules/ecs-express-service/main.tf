@@ -177,13 +177,31 @@ resource "aws_cloudwatch_log_metric_filter" "requests" {
   }
 }
 
+# A refused head (a 505 for HTTP/2.0 on the wire, say) is the client's
+# error, whatever its status: the refused filter counts those.
 resource "aws_cloudwatch_log_metric_filter" "server_errors" {
   name           = "${var.name}-5xx"
   log_group_name = aws_cloudwatch_log_group.service.name
-  pattern        = "{ $.event = \"request\" && $.status >= 500 }"
+  pattern        = "{ $.event = \"request\" && $.status >= 500 && $.error NOT EXISTS }"
 
   metric_transformation {
     name          = "ServerErrors"
+    namespace     = local.metrics_namespace
+    value         = "1"
+    default_value = "0"
+    unit          = "Count"
+  }
+}
+
+# Requests whose head the HTTP library refused (malformed, missing Host,
+# too large, too slow): their log lines name the reason in `error`.
+resource "aws_cloudwatch_log_metric_filter" "refused" {
+  name           = "${var.name}-refused"
+  log_group_name = aws_cloudwatch_log_group.service.name
+  pattern        = "{ $.event = \"request\" && $.error EXISTS }"
+
+  metric_transformation {
+    name          = "RefusedRequests"
     namespace     = local.metrics_namespace
     value         = "1"
     default_value = "0"

@@ -92,6 +92,7 @@ module "alarms" {
   requests_metric      = merge(local.log_metric, { metric_name = "Requests" })
   server_errors_metric = merge(local.log_metric, { metric_name = "ServerErrors" })
   latency_metric       = merge(local.log_metric, { metric_name = "RequestDuration", units_per_ms = 1000 })
+  refused_metric       = merge(local.log_metric, { metric_name = "RefusedRequests" })
   capacity_metric = {
     namespace   = "ECS/ContainerInsights"
     metric_name = "RunningTaskCount"
