@@ -302,7 +302,10 @@ impl Shared {
             method: clip(head.method).to_owned(),
             path: clip(split_target(head.target).0).to_owned(),
             client: client_address(
-                request.header("X-Forwarded-For"),
+                request
+                    .headers()
+                    .filter(|(name, _)| name.eq_ignore_ascii_case("X-Forwarded-For"))
+                    .map(|(_, value)| value),
                 peer,
                 self.trusted_proxies,
             ),
@@ -332,7 +335,9 @@ impl Shared {
         let exchange = Exchange {
             method: String::new(),
             path: String::new(),
-            client: client_address(None, peer, 0),
+            // The head was refused unread, so no forwarded hop is trusted:
+            // the peer (behind a proxy, the proxy; docs/operations.md).
+            client: client_address([], peer, 0),
             request_id: self.ids.next_id(),
             status: reply.status,
             body_bytes: reply.body.len(),
@@ -392,8 +397,13 @@ struct Exchange {
 /// so the client is the hop `trusted` places from the end, counting the
 /// peer; the hops before it are the client's to write. With fewer hops (a
 /// request that came another way), the oldest; with no proxy trusted, the
-/// peer.
-pub fn client_address(forwarded: Option<&str>, peer: Option<IpAddr>, trusted: usize) -> String {
+/// peer. `forwarded` is every `X-Forwarded-For` line in order: lines of a
+/// list field are one list (RFC 9110, 5.3), whichever line a proxy added.
+pub fn client_address<'a>(
+    forwarded: impl IntoIterator<Item = &'a str>,
+    peer: Option<IpAddr>,
+    trusted: usize,
+) -> String {
     let peer = peer.map(|ip| ip.to_string());
     let mut hops: Vec<&str> = forwarded
         .into_iter()
@@ -436,24 +446,23 @@ mod tests {
     fn the_client_is_the_hop_the_nearest_trusted_proxy_appended() {
         let peer = Some("10.0.0.9".parse().unwrap());
         // Behind one load balancer: it appended the client's address.
-        assert_eq!(client_address(Some("1.2.3.4"), peer, 1), "1.2.3.4");
+        assert_eq!(client_address(["1.2.3.4"], peer, 1), "1.2.3.4");
         // What the client wrote itself comes before, and is not believed.
-        assert_eq!(client_address(Some("6.6.6.6, 1.2.3.4"), peer, 1), "1.2.3.4");
-        assert_eq!(
-            client_address(Some(" 6.6.6.6 ,1.2.3.4 "), peer, 1),
-            "1.2.3.4"
-        );
+        assert_eq!(client_address(["6.6.6.6, 1.2.3.4"], peer, 1), "1.2.3.4");
+        assert_eq!(client_address([" 6.6.6.6 ,1.2.3.4 "], peer, 1), "1.2.3.4");
         // Two proxies in front.
         assert_eq!(
-            client_address(Some("6.6.6.6, 1.2.3.4, 10.0.0.1"), peer, 2),
+            client_address(["6.6.6.6, 1.2.3.4, 10.0.0.1"], peer, 2),
             "1.2.3.4"
         );
         // A direct connection: the peer, whatever it claims.
-        assert_eq!(client_address(None, peer, 1), "10.0.0.9");
-        assert_eq!(client_address(Some("6.6.6.6"), peer, 0), "10.0.0.9");
+        assert_eq!(client_address([], peer, 1), "10.0.0.9");
+        assert_eq!(client_address(["6.6.6.6"], peer, 0), "10.0.0.9");
         // Fewer hops than proxies: the oldest.
-        assert_eq!(client_address(Some("1.2.3.4"), peer, 5), "1.2.3.4");
-        assert_eq!(client_address(None, None, 1), "");
+        assert_eq!(client_address(["1.2.3.4"], peer, 5), "1.2.3.4");
+        assert_eq!(client_address([], None, 1), "");
+        // Two lines are one list: the hop appended last is on the last line.
+        assert_eq!(client_address(["6.6.6.6", "1.2.3.4"], peer, 1), "1.2.3.4");
     }
 
     #[test]

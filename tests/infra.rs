@@ -451,3 +451,23 @@ fn ecr_keeps_the_images_recorded_as_good_whatever_is_pushed_after_them() {
     let any = priority(&|s| s["tagStatus"] == "any").expect("a rule for any image");
     assert!(good < any, "good-: {good}, any: {any}");
 }
+
+/// Every CloudWatch Logs filter pattern uses only documented JSON forms: a
+/// bare postfix `EXISTS` is not one (`NOT EXISTS` and `IS NULL` are), so
+/// AWS would refuse the filter at apply, or read it otherwise.
+#[test]
+fn metric_filter_patterns_use_only_documented_forms() {
+    let text =
+        std::fs::read_to_string(repo().join("infra/modules/ecs-express-service/main.tf")).unwrap();
+    let patterns: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pattern"))
+        .collect();
+    assert!(patterns.len() >= 2, "{patterns:?}");
+    for pattern in patterns {
+        let bare_exists = pattern
+            .match_indices(" EXISTS")
+            .any(|(at, _)| !pattern[..at].ends_with(" NOT"));
+        assert!(!bare_exists, "{pattern}");
+    }
+}

@@ -194,11 +194,13 @@ resource "aws_cloudwatch_log_metric_filter" "server_errors" {
 }
 
 # Requests whose head the HTTP library refused (malformed, missing Host,
-# too large, too slow): their log lines name the reason in `error`.
+# too large, too slow): their log lines name the reason in `error`. A JSON
+# pattern has no postfix EXISTS (only NOT EXISTS and IS NULL): `= "*"` is
+# "the field is there", as the AWS CDK writes FilterPattern.exists.
 resource "aws_cloudwatch_log_metric_filter" "refused" {
   name           = "${var.name}-refused"
   log_group_name = aws_cloudwatch_log_group.service.name
-  pattern        = "{ $.event = \"request\" && $.error EXISTS }"
+  pattern        = "{ $.event = \"request\" && $.error = \"*\" }"
 
   metric_transformation {
     name          = "RefusedRequests"

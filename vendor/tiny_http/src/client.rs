@@ -133,33 +133,60 @@ impl Client {
     }
 
     /// Reads until the inbox holds a whole head, a refused one, or nothing
-    /// more will come.
+    /// more will come. A head has [`HEAD_TIMEOUT`] from its first byte,
+    /// whether that byte was read now or left over after the previous head
+    /// (pipelined): empty lines between requests, which RFC 9112 says to
+    /// ignore, start no head.
     fn next_head(&mut self) -> Next {
+        // Leftover bytes are parsed once; after that, only when a read
+        // brings a line end (a head is complete only at one) or fills the
+        // inbox past the limit, so a head trickled a byte at a time is not
+        // parsed again for each byte.
+        let mut parse = true;
         loop {
+            self.skip_empty_lines();
             if !self.inbox.is_empty() {
-                match head::parse(&self.inbox) {
-                    Parse::Complete(head) => return Next::Head(head),
-                    Parse::Rejected(reason, minor) => return Next::Rejected(reason, minor),
-                    Parse::Partial => {}
-                }
-            }
-            let first = self.inbox.is_empty();
-            match self.fill() {
-                Ok(0) => return Next::Quiet, // the client closed
-                Ok(_) if first => {
-                    // The first byte of a head: it has HEAD_TIMEOUT from now.
+                if self.deadline.is_none() {
                     if !self.conn.head_started() {
                         return Next::Quiet;
                     }
                     self.deadline = Some(Instant::now() + HEAD_TIMEOUT);
                 }
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) && !first => {
+                if parse || self.inbox.len() > MAX_HEAD_BYTES {
+                    match head::parse(&self.inbox) {
+                        Parse::Complete(head) => return Next::Head(head),
+                        Parse::Rejected(reason, minor) => return Next::Rejected(reason, minor),
+                        Parse::Partial => {}
+                    }
+                }
+            }
+            let started = self.deadline.is_some();
+            let before = self.inbox.len();
+            match self.fill() {
+                Ok(0) => return Next::Quiet, // the client closed
+                Ok(_) => parse = self.inbox[before..].contains(&b'\n'),
+                Err(e) if is_timeout(&e) && started => {
                     return Next::Rejected(Reason::HeadTimeout, None)
                 }
                 // An idle connection timing out, a reset: close quietly.
                 Err(_) => return Next::Quiet,
             }
+        }
+    }
+
+    /// Drops the empty lines (CRLF or LF) at the start of the inbox. A lone
+    /// CR stays: it may be the start of a CRLF, or a bare CR to refuse.
+    fn skip_empty_lines(&mut self) {
+        let mut start = 0;
+        loop {
+            match self.inbox[start..] {
+                [b'\r', b'\n', ..] => start += 2,
+                [b'\n', ..] => start += 1,
+                _ => break,
+            }
+        }
+        if start > 0 {
+            self.inbox.drain(..start);
         }
     }
 

@@ -389,14 +389,31 @@ fn valid_host(value: &[u8]) -> bool {
     };
     let port_ok = port.is_empty() || (port[0] == b':' && port[1..].iter().all(u8::is_ascii_digit));
     let host_ok = if host.first() == Some(&b'[') {
-        host.len() > 2
-            && host[1..host.len() - 1]
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b":._~!$&'()*+,;=-".contains(&b))
+        valid_ip_literal(&host[1..host.len() - 1])
     } else {
         valid_reg_name(host)
     };
     host_ok && port_ok
+}
+
+/// The inside of `IP-literal` (RFC 3986): an `IPv6address`, or an
+/// `IPvFuture`, `"v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )`.
+fn valid_ip_literal(inside: &[u8]) -> bool {
+    if let [b'v' | b'V', rest @ ..] = inside {
+        let Some(dot) = rest.iter().position(|&b| b == b'.') else {
+            return false;
+        };
+        return dot > 0
+            && rest[..dot].iter().all(u8::is_ascii_hexdigit)
+            && rest.len() > dot + 1
+            && rest[dot + 1..]
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b));
+    }
+    std::str::from_utf8(inside)
+        .ok()
+        .and_then(|text| text.parse::<std::net::Ipv6Addr>().ok())
+        .is_some()
 }
 
 fn valid_reg_name(name: &[u8]) -> bool {
@@ -612,7 +629,10 @@ mod tests {
             refused(b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
             Reason::DuplicateHost
         );
-        for bad in ["a b", "a/b", "[::1", "a:8x", "a@b", "%zz"] {
+        for bad in [
+            "a b", "a/b", "[::1", "a:8x", "a@b", "%zz", "[zz]", "[!]", "[]", "[v1.]", "[vx.a]",
+            "[::1]x",
+        ] {
             assert_eq!(
                 refused(format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n").as_bytes()),
                 Reason::BadHost,
@@ -624,6 +644,8 @@ mod tests {
             "a",
             "a.example:8080",
             "[::1]:443",
+            "[2001:db8::1]",
+            "[v1.fe80::a+en1]",
             "127.0.0.1",
             "xn--d1a.example",
             "a%20b",

@@ -273,6 +273,13 @@ impl fmt::Debug for Request {
 impl Drop for Request {
     fn drop(&mut self) {
         if self.link.is_some() {
+            // sre-kata patch: a last resort (the application panicked
+            // outside its handler), so it is logged: it has no request id.
+            log::error!(
+                "{} {} was dropped unanswered; answering 500 without a request id",
+                self.method(),
+                self.url()
+            );
             let response =
                 crate::response::problem(StatusCode(500), "The request was not answered.");
             let _ = self.respond_impl(response);
@@ -350,6 +357,10 @@ impl fmt::Debug for Rejection {
 impl Drop for Rejection {
     fn drop(&mut self) {
         if self.link.is_some() {
+            log::error!(
+                "a refused head ({:?}) was dropped unanswered; answering without a request id",
+                self.reason
+            );
             let status = StatusCode(self.reason.status());
             let _ = self.respond_impl(crate::response::problem(status, self.reason.detail()));
         }

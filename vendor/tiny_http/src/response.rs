@@ -385,13 +385,9 @@ where
             self.headers.insert(0, build_date_header());
         }
 
-        // add `Server` if not in the headers
-        if !self.headers.iter().any(|h| h.field.equiv("Server")) {
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Server"[..], &b"tiny-http (Rust)"[..]).unwrap(),
-            );
-        }
+        // sre-kata patch: no `Server` of the library's own. The application
+        // names itself on every answer; the library's last-resort answers
+        // (a request dropped unanswered) must not name another server.
 
         // handling upgrade
         if let Some(upgrade) = upgrade {
