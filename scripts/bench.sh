@@ -55,7 +55,7 @@ main() {
 
   local venv="$REPO_ROOT/bench/.venv"
   python_venv "$venv" "$REPO_ROOT/bench/requirements.txt"
-  python3 "$REPO_ROOT/bench/run.py" --binary "$MUSL_BINARY" --venv "$venv" \
+  python3 "$REPO_ROOT/bench/run.py" --binary "$(musl_binary)" --venv "$venv" \
     --rounds "$rounds" --seconds "$seconds" "${image_bytes[@]}"
 }
 

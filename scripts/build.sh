@@ -9,15 +9,41 @@ usage() {
 Usage: scripts/build.sh [--binary-only] [--help]
 
 Builds the release binary for $MUSL_TARGET (static: no libc needed at run
-time; needs musl-gcc from musl-tools for its allocator), then the image from ./Containerfile, tagged $IMAGE_NAME:<git-sha>, with
--dirty appended for uncommitted changes. Prints the binary and image sizes.
+time; needs musl-gcc from musl-tools for its allocator) with cargo
+auditable, its CycloneDX SBOM, then the image defined by image/config.json,
+tagged $IMAGE_NAME:<git-sha>, with -dirty appended for uncommitted changes.
+Prints the binary, the SBOM, the image and their sizes; in GitHub Actions,
+the step's outputs are sbom (its path) and image_id.
 
-  --binary-only   build the binary, not the image
+The same commit gives the same binary and the same image id, in any folder,
+as any user, at any time: timestamps come from the commit (SOURCE_DATE_EPOCH),
+and the paths of the checkout, cargo's home and the target folder are
+rewritten. CARGO_TARGET_DIR is honoured.
+
+  --binary-only   build the binary and the SBOM, not the image
 
 The engine is \$CONTAINER_ENGINE if set, else podman, else docker.
 The image's org.opencontainers.image.source label is \$IMAGE_SOURCE if set,
 else the GitHub Actions repository, else the git remote "origin".
 USAGE
+}
+
+# The binary and the SBOM this run built, set by build_binary.
+BINARY=""
+SBOM=""
+# Scratch space for the image, removed on exit.
+WORK=""
+trap '[[ -z "$WORK" ]] || rm -rf "$WORK"' EXIT
+
+# remap_flags FLAG: prints, one per line, FLAG=PATH=/NAME for each folder
+# whose path would otherwise land in the binary (panic locations, C
+# compiler inputs): the checkout, cargo's home, the target folder.
+remap_flags() {
+  local flag="$1" target_dir
+  target_dir="$(cargo_target_dir)"
+  printf '%s=%s=/build\n' "$flag" "$REPO_ROOT"
+  printf '%s=%s=/cargo\n' "$flag" "${CARGO_HOME:-$HOME/.cargo}"
+  printf '%s=%s=/target\n' "$flag" "$target_dir"
 }
 
 build_binary() {
@@ -32,55 +58,90 @@ build_binary() {
       || die "musl-gcc is missing; install musl-tools (Debian/Ubuntu: apt-get install musl-tools)"
     apt_install musl-tools
   fi
-  CC_x86_64_unknown_linux_musl=musl-gcc \
-    cargo build --release --locked --target "$MUSL_TARGET" --manifest-path "$REPO_ROOT/Cargo.toml"
-  printf 'binary: %s (%s bytes)\n' "${MUSL_BINARY#"$REPO_ROOT/"}" "$(stat -c %s "$MUSL_BINARY")"
+  install_cargo_tool cargo-auditable "$CARGO_AUDITABLE_VERSION"
+  install_cargo_tool cargo-cyclonedx "$CARGO_CYCLONEDX_VERSION"
+
+  # The commit's time for every timestamp (C's __DATE__ and __TIME__ in
+  # mimalloc, the SBOM), and no build path in the binary. The encoded form
+  # keeps paths with spaces whole; it replaces any RUSTFLAGS of the caller.
+  local rustflags cflags
+  rustflags="$(remap_flags --remap-path-prefix | paste -s -d $'\x1f')"
+  # The cc crate splits CFLAGS at whitespace, so a path with a space cannot
+  # be mapped for C. mimalloc's release build embeds no source path today
+  # (tests/reproducible.rs builds in such a folder and compares), so this
+  # is a second line of defence.
+  cflags="$(remap_flags -ffile-prefix-map | grep -v '[[:space:]]' | paste -s -d ' ')" || true
+  export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(commit_epoch)}"
+
+  # cargo auditable embeds the dependency list (a small compressed JSON
+  # section) that scanners read. The binary to ship is the one cargo
+  # reports it just made, never a path guessed beforehand.
+  local messages
+  messages="$(CC_x86_64_unknown_linux_musl=musl-gcc \
+    CFLAGS_x86_64_unknown_linux_musl="$cflags" \
+    CARGO_ENCODED_RUSTFLAGS="$rustflags" \
+    cargo auditable build --release --locked --target "$MUSL_TARGET" \
+    --manifest-path "$REPO_ROOT/Cargo.toml" --message-format=json-render-diagnostics)"
+  BINARY="$(sed -n 's/.*"executable":"\([^"]*\/sre-kata\)".*/\1/p' <<<"$messages" | tail -n 1)"
+  [[ -n "$BINARY" && -f "$BINARY" ]] || die "cargo reported no sre-kata binary"
+  printf 'binary: %s (%s bytes, sha256 %s)\n' "$BINARY" "$(stat -c %s "$BINARY")" \
+    "$(sha256sum "$BINARY" | cut -d ' ' -f 1)"
+  build_sbom
 }
 
-# image_source: the repository URL for the source label: $IMAGE_SOURCE, else
-# the GitHub Actions repository, else the "origin" remote (SSH form turned
-# into https), else "unknown".
-image_source() {
-  local remote
-  if [[ -n "${IMAGE_SOURCE:-}" ]]; then
-    printf '%s\n' "$IMAGE_SOURCE"
-  elif [[ -n "${GITHUB_REPOSITORY:-}" ]]; then
-    printf '%s/%s\n' "${GITHUB_SERVER_URL:-https://github.com}" "$GITHUB_REPOSITORY"
-  elif remote="$(git -C "$REPO_ROOT" remote get-url origin 2>/dev/null)"; then
-    remote="${remote%.git}"
-    if [[ "$remote" =~ ^git@([^:]+):(.+)$ ]]; then
-      remote="https://${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"
-    fi
-    printf '%s\n' "$remote"
-  else
-    printf 'unknown\n'
-  fi
+# build_sbom: the CycloneDX SBOM of the shipped binary's crates (the musl
+# target's, no build-only ones), next to the binary. cargo cyclonedx writes
+# one per workspace member into its folder: ours is moved out of the
+# checkout, the vendored tiny_http's (a component of ours) removed.
+build_sbom() {
+  cargo cyclonedx --quiet --manifest-path "$REPO_ROOT/Cargo.toml" --format json \
+    --spec-version 1.5 --target "$MUSL_TARGET" --no-build-deps \
+    --override-filename sre-kata.cdx
+  SBOM="$(dirname "$BINARY")/sre-kata.cdx.json"
+  mv "$REPO_ROOT/sre-kata.cdx.json" "$SBOM"
+  rm -f "$REPO_ROOT/vendor/tiny_http/sre-kata.cdx.json"
+  printf 'sbom: %s\n' "$SBOM"
+  github_output sbom "$SBOM"
 }
 
+# image_config DIFF-ID TAG: prints image/config.json filled in. Every value
+# is checked against a plain character set, so none needs JSON escaping.
+image_config() {
+  local diff_id="$1" tag="$2" source created version
+  source="$(image_source)"
+  created="$(TZ=UTC git -C "$REPO_ROOT" log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd)"
+  version="$(crate_version)"
+  [[ "$source" =~ ^[A-Za-z0-9:/._~@+-]+$ ]] \
+    || die "IMAGE_SOURCE (or the origin remote) '$source' is not a plain URL"
+  [[ "$version" =~ ^[A-Za-z0-9.+-]+$ ]] || die "Cargo.toml's version '$version' is not plain"
+  sed -e "s|@SOURCE@|$source|g" -e "s|@REVISION@|$tag|g" -e "s|@VERSION@|$version|g" \
+    -e "s|@CREATED@|$created|g" -e "s|@DIFF_ID@|$diff_id|g" "$REPO_ROOT/image/config.json"
+}
+
+# build_image: the image, assembled here rather than by a builder, so that
+# it is the same bytes every time (image/config.json says why): one layer
+# holding the binary, the filled-in config, and a docker-archive of the two
+# that the engine loads. The image id is the sha256 of the config.
 build_image() {
-  local engine tag source created version size
+  local engine tag diff_id id size
   engine="$(container_engine)" \
     || die "no container engine: install podman (Debian: apt-get install podman) or Docker, or pass --binary-only"
   tag="$(image_tag)"
-  source="$(image_source)"
-  # The commit's time, not the clock's: the same commit gives the same label.
-  created="$(TZ=UTC git -C "$REPO_ROOT" log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd)"
-  version="$(crate_version)"
-
-  # Docker image format, not OCI: OCI images cannot carry a HEALTHCHECK.
-  local format=()
-  is_podman "$engine" && format=(--format docker)
-  # No layer cache: it is one COPY, and buildah's cache ignores changed ARGs.
-  "$engine" build "${format[@]}" --no-cache \
-    --file "$REPO_ROOT/Containerfile" \
-    --tag "$IMAGE_NAME:$tag" \
-    --build-arg "SOURCE=$source" \
-    --build-arg "REVISION=$tag" \
-    --build-arg "VERSION=$version" \
-    --build-arg "CREATED=$created" \
-    "$REPO_ROOT"
+  WORK="$(mktemp -d)"
+  mkdir "$WORK/rootfs"
+  cp "$BINARY" "$WORK/rootfs/sre-kata"
+  tar --create --file "$WORK/layer.tar" --format=ustar --numeric-owner --owner=0 --group=0 \
+    --mode=0555 --mtime="@$SOURCE_DATE_EPOCH" --directory "$WORK/rootfs" sre-kata
+  diff_id="sha256:$(sha256sum "$WORK/layer.tar" | cut -d ' ' -f 1)"
+  image_config "$diff_id" "$tag" >"$WORK/config.json"
+  id="$(sha256sum "$WORK/config.json" | cut -d ' ' -f 1)"
+  printf '[{"Config":"config.json","RepoTags":null,"Layers":["layer.tar"]}]' >"$WORK/manifest.json"
+  tar --create --file "$WORK/image.tar" --directory "$WORK" manifest.json config.json layer.tar
+  "$engine" load --quiet --input "$WORK/image.tar" >/dev/null
+  "$engine" tag "$id" "$IMAGE_NAME:$tag"
   size="$("$engine" image inspect --format '{{.Size}}' "$IMAGE_NAME:$tag")"
-  printf 'image: %s:%s (%s bytes, budget 1048576)\n' "$IMAGE_NAME" "$tag" "$size"
+  printf 'image: %s:%s (id sha256:%s, %s bytes, budget 1048576)\n' "$IMAGE_NAME" "$tag" "$id" "$size"
+  github_output image_id "sha256:$id"
   if ((size > 1048576)); then
     printf '%s: warning: the image is over its 1 MiB budget\n' "$SCRIPT" >&2
   fi

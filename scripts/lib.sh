@@ -35,6 +35,14 @@ run() {
   fi
 }
 
+# github_output NAME VALUE: hands a value to later workflow steps (in
+# GitHub Actions; elsewhere, and under --dry-run, nothing).
+github_output() {
+  if [[ -n "${GITHUB_OUTPUT:-}" && "$DRY_RUN" == false ]]; then
+    printf '%s=%s\n' "$1" "$2" >>"$GITHUB_OUTPUT"
+  fi
+}
+
 # step TITLE COMMAND...: runs a command under a visible heading.
 step() {
   local title="$1"
@@ -144,6 +152,53 @@ service_image() {
   esac
 }
 
+# image_source: the repository URL for the source label: $IMAGE_SOURCE, else
+# the GitHub Actions repository, else the "origin" remote (SSH form turned
+# into https), else "unknown".
+image_source() {
+  local remote
+  if [[ -n "${IMAGE_SOURCE:-}" ]]; then
+    printf '%s\n' "$IMAGE_SOURCE"
+  elif [[ -n "${GITHUB_REPOSITORY:-}" ]]; then
+    printf '%s/%s\n' "${GITHUB_SERVER_URL:-https://github.com}" "$GITHUB_REPOSITORY"
+  elif remote="$(git -C "$REPO_ROOT" remote get-url origin 2>/dev/null)"; then
+    remote="${remote%.git}"
+    if [[ "$remote" =~ ^git@([^:]+):(.+)$ ]]; then
+      remote="https://${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"
+    fi
+    printf '%s\n' "$remote"
+  else
+    printf 'unknown\n'
+  fi
+}
+
+# Every deployed image carries a keyless cosign signature from this
+# repository's release workflow on main, issued through GitHub's OIDC.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+readonly SIGNATURE_ISSUER="https://token.actions.githubusercontent.com"
+
+# release_identity OWNER/REPO: prints the signer's identity, as the
+# certificate of a signature made by release.yml on main names it.
+release_identity() {
+  printf 'https://github.com/%s/.github/workflows/release.yml@refs/heads/main\n' "$1"
+}
+
+# cosign_login IMAGE: logs cosign in to the image's ECR registry with the
+# AWS CLI's token; cosign reads docker's credentials, not podman's.
+cosign_login() {
+  local registry="${1%%/*}" region
+  region="$(sed -n 's/^[0-9]\{12\}\.dkr\.ecr\.\([a-z0-9-]*\)\.amazonaws\.com\(\.cn\)\{0,1\}$/\1/p' <<<"$registry")"
+  [[ -n "$region" ]] || die "$registry is not an ECR registry"
+  if [[ "$DRY_RUN" == true ]]; then
+    printf 'aws ecr get-login-password --region %q | cosign login %q --username AWS --password-stdin\n' \
+      "$region" "$registry" >&2
+    return 0
+  fi
+  aws ecr get-login-password --region "$region" \
+    | cosign login "$registry" --username AWS --password-stdin >&2 \
+    || die "cannot log cosign in to $registry; check the AWS credentials"
+}
+
 # crate_version: prints the version in Cargo.toml.
 crate_version() {
   sed -n 's/^version = "\(.*\)"$/\1/p' "$REPO_ROOT/Cargo.toml" | head -n 1
@@ -152,7 +207,39 @@ crate_version() {
 # The local image name; scripts/build.sh tags it with image_tag.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 readonly IMAGE_NAME="sre-kata"
-# The Rust target of the shipped binary, and where cargo puts it.
+# The Rust target of the shipped binary.
 readonly MUSL_TARGET="x86_64-unknown-linux-musl"
+
+# The cargo subcommands the build and the checks use, pinned.
 # shellcheck disable=SC2034 # used by the scripts that source this file
-readonly MUSL_BINARY="$REPO_ROOT/target/$MUSL_TARGET/release/sre-kata"
+readonly CARGO_AUDITABLE_VERSION="0.7.7" CARGO_CYCLONEDX_VERSION="0.5.9" CARGO_DENY_VERSION="0.20.2"
+
+# install_cargo_tool NAME VERSION: makes the cargo subcommand NAME available,
+# installing the pinned VERSION from crates.io into ~/.cargo/bin if missing
+# (as scripts/fuzz.sh does for cargo-fuzz).
+install_cargo_tool() {
+  local name="$1" version="$2"
+  cargo "${name#cargo-}" --version >/dev/null 2>&1 && return 0
+  printf '%s: installing %s %s (cargo install, once)\n' "$SCRIPT" "$name" "$version" >&2
+  cargo install --locked --quiet "$name@$version" \
+    || die "cannot install $name; install it by hand: cargo install --locked $name@$version"
+}
+
+# cargo_target_dir: prints cargo's target folder: CARGO_TARGET_DIR, a
+# .cargo/config setting, or target/ in the checkout, as cargo resolves it.
+cargo_target_dir() {
+  cargo metadata --format-version 1 --no-deps --manifest-path "$REPO_ROOT/Cargo.toml" \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
+}
+
+# musl_binary: prints where scripts/build.sh leaves the release binary.
+musl_binary() {
+  printf '%s/%s/release/sre-kata\n' "$(cargo_target_dir)" "$MUSL_TARGET"
+}
+
+# commit_epoch: prints the checked-out commit's time in seconds since the
+# epoch, the build's SOURCE_DATE_EPOCH.
+commit_epoch() {
+  git -C "$REPO_ROOT" log -1 --format=%ct 2>/dev/null \
+    || die "not a git checkout with a commit; the build's timestamps come from the commit"
+}

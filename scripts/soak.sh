@@ -36,7 +36,7 @@ main() {
   need taskset "install util-linux"
   need python3 "install Python 3"
   "$REPO_ROOT/scripts/build.sh" --binary-only
-  python3 "$REPO_ROOT/bench/soak.py" --binary "$MUSL_BINARY" --minutes "$minutes"
+  python3 "$REPO_ROOT/bench/soak.py" --binary "$(musl_binary)" --minutes "$minutes"
 }
 
 main "$@"

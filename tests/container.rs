@@ -303,3 +303,121 @@ fn the_shipped_binary_stays_under_its_memory_bound_whatever_is_offered() {
     );
     drop(flood);
 }
+
+/// The repository root.
+fn repo() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a command to success and returns its stdout.
+fn stdout_of(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The sha256 of a file, as sha256sum prints it.
+fn sha256_of(path: &std::path::Path) -> String {
+    let line = stdout_of(Command::new("sha256sum").arg(path));
+    line.split_whitespace().next().unwrap().to_owned()
+}
+
+/// The value after `prefix` on the first line of `text` that starts with it.
+fn field<'t>(text: &'t str, prefix: &str) -> &'t str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"))
+}
+
+#[test]
+#[ignore = "needs the image engine and two release builds: run scripts/test.sh"]
+fn two_clean_checkouts_in_different_folders_build_the_same_bytes() {
+    let engine = Engine::from_env();
+    let head = stdout_of(
+        Command::new("git")
+            .args(["-C"])
+            .arg(repo())
+            .args(["rev-parse", "HEAD"]),
+    );
+    let scratch = tempfile::tempdir().unwrap();
+
+    // B: a clone in a folder with a space, whose own target/ holds a stale
+    // binary that must not be packaged, built into CARGO_TARGET_DIR.
+    let checkout = scratch.path().join("second checkout");
+    stdout_of(
+        Command::new("git")
+            .args(["clone", "--quiet"])
+            .arg(repo())
+            .arg(&checkout),
+    );
+    stdout_of(Command::new("git").arg("-C").arg(&checkout).args([
+        "checkout",
+        "--quiet",
+        head.trim(),
+    ]));
+    let stale = checkout.join("target/x86_64-unknown-linux-musl/release/sre-kata");
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    std::fs::write(&stale, b"a stale binary that no build made").unwrap();
+    let target_dir = scratch.path().join("elsewhere").join("target dir");
+    // The same source label as the rebuild below, which takes this clone's.
+    let source = stdout_of(Command::new("bash").arg("-c").arg(format!(
+        "source {}/scripts/lib.sh && image_source",
+        repo().display()
+    )));
+    let built = stdout_of(
+        Command::new(checkout.join("scripts/build.sh"))
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("IMAGE_SOURCE", source.trim())
+            .env("CONTAINER_ENGINE", &engine.engine),
+    );
+    let binary = target_dir.join("x86_64-unknown-linux-musl/release/sre-kata");
+    let binary_sha = sha256_of(&binary);
+    assert!(
+        field(&built, "binary: ").ends_with(&format!("sha256 {binary_sha})")),
+        "{built}"
+    );
+    let image_id = field(&built, "image: ")
+        .split("(id ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap()
+        .to_owned();
+
+    // The image holds the binary this build made, not the stale one.
+    let image = format!("sre-kata:{}", head.trim());
+    let name = "sre-kata-test-packaged";
+    let _ = Command::new(&engine.engine)
+        .args(["rm", "--force", name])
+        .output();
+    engine.run(&["create", "--name", name, &image]);
+    let packaged = scratch.path().join("packaged");
+    let copied = Command::new(&engine.engine)
+        .args(["cp", &format!("{name}:/sre-kata")])
+        .arg(&packaged)
+        .output()
+        .unwrap();
+    let _ = Command::new(&engine.engine)
+        .args(["rm", "--force", name])
+        .output();
+    assert!(copied.status.success(), "{copied:?}");
+    assert_eq!(
+        sha256_of(&packaged),
+        binary_sha,
+        "the image holds another binary"
+    );
+
+    // A: scripts/rebuild.sh, a fresh clone in another temporary folder with
+    // cargo's default target/, must give the same binary and image id.
+    let rebuilt = stdout_of(
+        Command::new(repo().join("scripts/rebuild.sh"))
+            .args(["--commit", head.trim(), "--expect", &image_id])
+            .env("CONTAINER_ENGINE", &engine.engine)
+            .env_remove("CARGO_TARGET_DIR"),
+    );
+    assert_eq!(field(&rebuilt, "binary "), format!("sha256:{binary_sha}"));
+    assert_eq!(field(&rebuilt, "image "), image_id);
+}

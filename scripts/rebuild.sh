@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Rebuilds a commit from a fresh clone and prints what it made, to compare
+# with a released image: the same commit gives the same bytes.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/rebuild.sh [--commit REV] [--expect IMAGE-ID] [--help]
+
+Clones commit REV (default: HEAD) of this repository into a new temporary
+folder, builds the binary and the image there with scripts/build.sh, and
+prints on stdout:
+
+  binary sha256:<hex>     the musl binary
+  image sha256:<hex>      the image id: the digest of the image's config,
+                          which names the layer, so it pins every byte
+
+  --commit REV     the commit to rebuild: a SHA, tag or branch of this clone
+  --expect ID      exit 1 unless the rebuilt image id is ID (sha256:<hex>);
+                   a released image's id is in its GitHub release notes, or:
+                   podman pull IMAGE@DIGEST && podman image inspect --format '{{.Id}}' IMAGE@DIGEST
+
+The image's source label must match the release's: it comes from
+\$IMAGE_SOURCE, else this clone's "origin" remote (as for build.sh).
+Needs what build.sh needs: Rust, musl-gcc, cargo-auditable, cargo-cyclonedx
+and podman or docker.
+USAGE
+}
+
+CLONE=""
+trap '[[ -z "$CLONE" ]] || rm -rf "$CLONE"' EXIT
+
+main() {
+  local commit=HEAD expect=""
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      --commit) (($# >= 2)) || die "--commit needs a REV; try --help"; commit="$2"; shift ;;
+      --expect) (($# >= 2)) || die "--expect needs an IMAGE-ID; try --help"; expect="$2"; shift ;;
+      *) die "unknown argument '$1'; try --help" ;;
+    esac
+    shift
+  done
+  if [[ -n "$expect" ]]; then
+    [[ "$expect" == sha256:* ]] || expect="sha256:$expect"
+    [[ "$expect" =~ ^sha256:[0-9a-f]{64}$ ]] || die "--expect '$expect' is not an image id (sha256:<64 hex>)"
+  fi
+  local sha
+  sha="$(git -C "$REPO_ROOT" rev-parse --verify --quiet "$commit^{commit}")" \
+    || die "no commit '$commit' in this clone; git fetch it first"
+
+  # The commit sets every timestamp; the label must be the release's, not
+  # the temporary clone's origin.
+  unset SOURCE_DATE_EPOCH
+  IMAGE_SOURCE="$(image_source)"
+  export IMAGE_SOURCE
+  CLONE="$(mktemp -d)"
+  git clone --quiet --no-checkout "$REPO_ROOT" "$CLONE/src" >&2
+  git -C "$CLONE/src" checkout --quiet "$sha" >&2
+
+  local output binary image
+  output="$("$CLONE/src/scripts/build.sh")" || die "the build of $sha failed; its output is above"
+  printf '%s\n' "$output" >&2
+  binary="$(sed -n 's/^binary: .*, sha256 \([0-9a-f]*\))$/\1/p' <<<"$output")"
+  image="$(sed -n 's/^image: .*(id \(sha256:[0-9a-f]*\),.*$/\1/p' <<<"$output")"
+  [[ -n "$binary" && -n "$image" ]] || die "build.sh printed no binary or image line"
+  printf 'binary sha256:%s\nimage %s\n' "$binary" "$image"
+
+  if [[ -n "$expect" && "$image" != "$expect" ]]; then
+    printf '%s: the rebuild of %s is %s, not %s\n' "$SCRIPT" "$sha" "$image" "$expect" >&2
+    return 1
+  fi
+}
+
+main "$@"
