@@ -7,13 +7,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/deploy.sh [--dry-run] [--first] <apprunner|ecs-express> <image-digest|last-good>
+Usage: scripts/deploy.sh [--dry-run] [--first] [--allow-unsigned] <apprunner|ecs-express> <image-digest|last-good>
 
 Deploys IMAGE-DIGEST (REGISTRY/REPOSITORY@sha256:..., as scripts/push.sh
 prints it) with infra/stacks/<target> and its committed terraform.tfvars.
 \`last-good\` deploys the stack's last good image again: a rollback.
 
 In order:
+  0. checks the image's signature with cosign: it must be signed by this
+     repository's release workflow on main (the github_repository of the
+     stack's terraform.tfvars), as release.yml signs what it builds. An
+     unsigned image, or one signed by anyone else, is refused. A rollback
+     checks the last good image the same way.
   1. terraform init, then reads the state. It stops here if the state
      cannot be read, or if the stack has resources but its last good image
      (scripts/last-good.sh) cannot be read: a deploy never starts without
@@ -32,7 +37,7 @@ In order:
      service runs the image (AWS may have rolled the deployment back);
   5. records the image as the stack's last good one.
 
-Needs terraform and the AWS CLI, and in the environment:
+Needs terraform, the AWS CLI and cosign, and in the environment:
   TF_STATE_BUCKET   the state bucket (scripts/bootstrap.sh prints it)
   AWS_REGION        the region (or AWS_DEFAULT_REGION)
   AWS credentials that may apply the stack
@@ -44,6 +49,10 @@ In GitHub Actions, service_url goes to \$GITHUB_OUTPUT.
               credentials that may list the state bucket (an
               administrator's), so that a missing record is told apart
               from one that cannot be read.
+  --allow-unsigned
+              skip the signature check, for the first bootstrap only: an
+              image pushed by hand before release.yml has signed anything
+              (or released before signing began). Refused in GitHub Actions.
   --dry-run   print the commands instead of running them; it assumes a
               stack that exists, since it cannot read the state
 
@@ -97,13 +106,6 @@ tf_read() {
 # say MESSAGE: progress on stderr; stdout is for results.
 say() {
   printf '%s: %s\n' "$SCRIPT" "$1" >&2
-}
-
-# github_output NAME VALUE: hands a value to later workflow steps.
-github_output() {
-  if [[ -n "${GITHUB_OUTPUT:-}" && "$DRY_RUN" == false ]]; then
-    printf '%s=%s\n' "$1" "$2" >>"$GITHUB_OUTPUT"
-  fi
 }
 
 last_good() {
@@ -234,6 +236,30 @@ plan_changes_only_the_service() {
     || die "the plan would $(paste -sd ' ' <<<"$others"), and the deploy role may only update the service in place: an administrator applies settings first (scripts/deploy.sh $TARGET last-good)"
 }
 
+# verify_signature IMAGE: dies unless IMAGE carries a cosign signature from
+# the release workflow on main of the stack's repository. Under
+# --allow-unsigned it warns instead, loudly, and checks nothing.
+verify_signature() {
+  local image="$1" repository identity errors
+  if [[ "$ALLOW_UNSIGNED" == true ]]; then
+    say "WARNING: --allow-unsigned: deploying $image WITHOUT checking its signature. This is for the first bootstrap only; every later deploy must be an image release.yml built and signed."
+    return 0
+  fi
+  repository="$(stack_setting "$TARGET" github_repository)"
+  identity="$(release_identity "$repository")"
+  cosign_login "$image"
+  if [[ "$DRY_RUN" == true ]]; then
+    run cosign verify --certificate-identity "$identity" --certificate-oidc-issuer "$SIGNATURE_ISSUER" "$image"
+    return 0
+  fi
+  errors="$(cosign verify --certificate-identity "$identity" \
+    --certificate-oidc-issuer "$SIGNATURE_ISSUER" "$image" 2>&1 >/dev/null)" && {
+    say "signed by $identity: $image"
+    return 0
+  }
+  die "refusing $image: it has no valid signature from $repository's release workflow on main (cosign: $(grep -v '^[[:space:]]*$' <<<"$errors" | tail -n 1)); deploy an image release.yml built and signed, or, for the first bootstrap only, pass --allow-unsigned"
+}
+
 plan_and_apply() {
   tf_locking plan -input=false -out=deploy.tfplan -var "image=$1" -var "state_bucket=$TF_STATE_BUCKET" "${@:2}"
   plan_changes_only_the_service
@@ -278,12 +304,13 @@ rollback_target() {
 
 main() {
   local args=()
-  FIRST=false
+  FIRST=false ALLOW_UNSIGNED=false
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
       --dry-run) DRY_RUN=true ;;
       --first) FIRST=true ;;
+      --allow-unsigned) ALLOW_UNSIGNED=true ;;
       -*) die "unknown option '$1'; try --help" ;;
       *) args+=("$1") ;;
     esac
@@ -303,11 +330,18 @@ main() {
   [[ -n "$REGION" ]] || die "AWS_REGION is not set; export the region the service runs in"
   [[ -n "${TF_STATE_BUCKET:-}" ]] || die "TF_STATE_BUCKET is not set; export the bucket scripts/bootstrap.sh printed"
   check_github_repository "$TARGET"
+  if [[ "$ALLOW_UNSIGNED" == true && "${GITHUB_ACTIONS:-}" == true ]]; then
+    die "--allow-unsigned is for a person bootstrapping by hand, never for a workflow"
+  fi
   if [[ "$DRY_RUN" == false ]]; then
     need terraform "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
     need aws "install the AWS CLI v2 (https://aws.amazon.com/cli/)"
+    [[ "$ALLOW_UNSIGNED" == true ]] \
+      || need cosign "install cosign (https://docs.sigstore.dev/cosign/system_config/installation/) to check the image's signature"
   fi
   STACK_DIR="$REPO_ROOT/infra/stacks/$TARGET"
+  # An image given by digest is checked before anything else runs.
+  [[ "$image" == last-good ]] || verify_signature "$image"
 
   # -reconfigure: a checkout that ran init before the backend gained
   # kms_key_id would otherwise stop and ask; the bucket and key are the same.
@@ -335,6 +369,7 @@ main() {
   if [[ "$image" == last-good ]]; then
     image="$last_good"
     say "rolling back to $image"
+    verify_signature "$image"
   fi
 
   local lb=() address

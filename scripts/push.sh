@@ -12,7 +12,8 @@ Pushes $IMAGE_NAME:<git-sha> (made by scripts/build.sh) to the ECR repository
 REPOSITORY, tagged with the same git SHA (or finds it there already, since
 ECR tags are immutable), and prints the pushed image by
 digest (REGISTRY/REPOSITORY@sha256:...) as the only line on stdout: deploy
-that, never a tag. Progress goes to stderr.
+that, never a tag. Progress goes to stderr. In GitHub Actions, the step's
+outputs are image (that line), name (before the @) and digest (after it).
 
   REPOSITORY     the ECR repository name; default: the repository_name
                  output of infra/stacks/registry (terraform output)
@@ -118,7 +119,7 @@ main() {
   fi
   if [[ "$existing" == sha256:* ]]; then
     printf '%s: %s is already in %s; not pushing it again\n' "$SCRIPT" "$remote_tag" "$repository" >&2
-    printf '%s/%s@%s\n' "$registry" "$repository" "$existing"
+    pushed "$registry/$repository" "$existing"
     return 0
   fi
 
@@ -137,7 +138,16 @@ main() {
       | sed -n "s|^$registry/$repository@||p" | head -n 1)"
   fi
   [[ "$digest" == sha256:* ]] || die "the push gave no digest for $remote"
-  printf '%s/%s@%s\n' "$registry" "$repository" "$digest"
+  pushed "$registry/$repository" "$digest"
+}
+
+# pushed NAME DIGEST: prints the image by digest, and hands it to later
+# workflow steps whole and in parts (attestations name the two apart).
+pushed() {
+  printf '%s@%s\n' "$1" "$2"
+  github_output image "$1@$2"
+  github_output name "$1"
+  github_output digest "$2"
 }
 
 main "$@"

@@ -78,10 +78,12 @@ fn the_port_in_terraform_is_the_binarys_default() {
             "{module}"
         );
     }
-    let containerfile = std::fs::read_to_string(repo().join("Containerfile")).unwrap();
-    assert!(containerfile
-        .lines()
-        .any(|l| l.trim() == format!("EXPOSE {port}")));
+    let image: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("image/config.json")).unwrap())
+            .unwrap();
+    assert!(image["config"]["ExposedPorts"]
+        .get(format!("{port}/tcp"))
+        .is_some());
 }
 
 #[test]
@@ -426,7 +428,7 @@ fn ecr_keeps_the_images_recorded_as_good_whatever_is_pushed_after_them() {
     let mut ctx = Context::new();
     ctx.declare_var(
         "var",
-        hcl::value!({ keep_images = 50, keep_good_images = 10, untagged_expiry_days = 1 }),
+        hcl::value!({ keep_images = 50, keep_good_images = 10, keep_signatures = 1000, untagged_expiry_days = 1 }),
     );
     ctx.declare_func(
         "jsonencode",
@@ -450,6 +452,14 @@ fn ecr_keeps_the_images_recorded_as_good_whatever_is_pushed_after_them() {
         .expect("a rule for the good- images");
     let any = priority(&|s| s["tagStatus"] == "any").expect("a rule for any image");
     assert!(good < any, "good-: {good}, any: {any}");
+    // cosign's signatures and attestations (sha256-<digest>.sig, .att) are
+    // images too: chosen before "any", so they neither crowd out the
+    // images kept for rollback nor expire before them.
+    let signatures = priority(&|s| s["tagPrefixList"] == serde_json::json!(["sha256-"]))
+        .expect("a rule for the signatures");
+    assert!(signatures < any, "sha256-: {signatures}, any: {any}");
+    let sign = std::fs::read_to_string(repo().join("scripts/sign.sh")).unwrap();
+    assert!(sign.contains("sha256-<digest>.sig"));
 }
 
 /// Every CloudWatch Logs filter pattern uses only documented JSON forms: a

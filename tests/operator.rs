@@ -1,5 +1,5 @@
 //! The operator's path, run for real with stand-ins for what cannot run
-//! here: `terraform`, `aws`, `gh`, `podman` and `sudo` are small scripts on
+//! here: `terraform`, `aws`, `gh`, `podman`, `cosign` and `sudo` are small scripts on
 //! PATH that record their arguments and keep what AWS would keep (the
 //! state's outputs, the S3 record of the last good image) in a folder. The
 //! smoke test runs against the real binary.
@@ -196,6 +196,45 @@ esac
 exit 0
 "#;
 
+/// The signer release.yml is: the workflow on main of the repository the
+/// copy's terraform.tfvars name.
+const RELEASE_SIGNER: &str =
+    "https://github.com/owner/repo/.github/workflows/release.yml@refs/heads/main \
+    https://token.actions.githubusercontent.com";
+
+/// The stand-in for cosign: `signatures` holds `IMAGE IDENTITY ISSUER`
+/// lines, the signatures the registry would hold.
+const COSIGN: &str = r#"#!/bin/bash
+set -u
+F="$FAKE_DIR"
+printf 'cosign %s\n' "$*" >>"$F/log"
+case "$1" in
+  login) cat >/dev/null ;; # the password, from stdin
+  verify)
+    image="${!#}" identity="" issuer=""
+    while (($#)); do
+      case "$1" in
+        --certificate-identity) identity="$2"; shift ;;
+        --certificate-oidc-issuer) issuer="$2"; shift ;;
+      esac
+      shift
+    done
+    signers="$(grep -F "$image " "$F/signatures" 2>/dev/null | cut -d ' ' -f 2-)"
+    if [[ -z "$signers" ]]; then
+      echo "Error: no signatures found" >&2; echo "main.go:74: error during command execution: no signatures found" >&2; exit 1
+    fi
+    if ! grep -qxF "$identity $issuer" <<<"$signers"; then
+      echo "Error: no matching signatures: none of the expected identities matched what was in the certificate, got subjects [${signers%% *}]" >&2; exit 1
+    fi
+    echo '[{"critical":{"image":{}}}]' ;;
+  verify-attestation)
+    grep -qF "${!#}" "$F/attestations" 2>/dev/null || { echo "Error: none of the attestations matched the predicate type: cyclonedx" >&2; exit 1; } ;;
+  sign) printf '%s %s\n' "${!#}" "$SIGNER" >>"$F/signatures" ;; # the workflow's OIDC identity
+  attest) printf '%s\n' "${!#}" >>"$F/attestations" ;;
+  *) echo "stand-in cosign: unexpected $*" >&2; exit 3 ;;
+esac
+"#;
+
 /// A sudo that resets the environment, as Debian's env_reset does.
 const SUDO: &str = r#"#!/bin/bash
 exec env -i PATH="$PATH" FAKE_DIR="$FAKE_DIR" "$@"
@@ -248,6 +287,7 @@ impl Operator {
             ("aws", AWS),
             ("gh", GH),
             ("podman", PODMAN),
+            ("cosign", COSIGN),
             ("sudo", SUDO),
             ("apt-get", APT_GET),
         ] {
@@ -256,6 +296,12 @@ impl Operator {
             let status = Command::new("chmod").arg("+x").arg(&path).status().unwrap();
             assert!(status.success());
         }
+        // The images the tests release were built and signed by release.yml.
+        let signed: String = [A, B, C]
+            .iter()
+            .map(|image| format!("{image} {RELEASE_SIGNER}\n"))
+            .collect();
+        std::fs::write(root.join("fake/signatures"), signed).unwrap();
         Operator { dir }
     }
 
@@ -775,49 +821,6 @@ fn push_of_a_dirty_tree_pushes_the_image_just_built() {
 }
 
 #[test]
-fn build_keeps_the_docker_format_when_podman_is_named_by_its_path() {
-    let op = Operator::new();
-    let repo = op.repo();
-    for tool in ["cargo", "rustup", "musl-gcc", "git"] {
-        let path = op.dir.path().join("bin").join(tool);
-        let body = match tool {
-            "rustup" => "#!/bin/bash\necho x86_64-unknown-linux-musl\n".to_owned(),
-            "git" => "#!/bin/bash\ncase \"$*\" in *rev-parse*) echo 0123abc ;; *status*) ;; *log*) echo 2026-01-01T00:00:00Z ;; *) exit 1 ;; esac\n".to_owned(),
-            _ => "#!/bin/bash\nexit 0\n".to_owned(),
-        };
-        std::fs::write(&path, body).unwrap();
-        assert!(Command::new("chmod")
-            .arg("+x")
-            .arg(&path)
-            .status()
-            .unwrap()
-            .success());
-    }
-    let binary = repo.join("target/x86_64-unknown-linux-musl/release/sre-kata");
-    std::fs::create_dir_all(binary.parent().unwrap()).unwrap();
-    std::fs::write(&binary, "binary").unwrap();
-    let podman = op.dir.path().join("bin/podman");
-    let output = op.run(
-        "build.sh",
-        &[],
-        &[("CONTAINER_ENGINE", podman.to_str().unwrap())],
-    );
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        stderr(&output),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let build = op
-        .log()
-        .lines()
-        .find(|l| l.starts_with("podman build"))
-        .unwrap()
-        .to_owned();
-    assert!(build.contains("--format docker"), "{build}");
-}
-
-#[test]
 fn apt_install_keeps_debian_frontend_through_sudo() {
     let op = Operator::new();
     let id = op.dir.path().join("bin/id");
@@ -1067,4 +1070,129 @@ fn github_setup_keeps_an_existing_production_environment_and_says_when_reviewers
         ),
         "{log}"
     );
+}
+
+/// An image by digest that nobody signed.
+const UNSIGNED: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sre-kata@sha256:\
+    dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
+
+#[test]
+fn an_image_without_the_release_workflows_signature_is_refused_before_anything_runs() {
+    let op = Operator::new();
+    let issuer = "https://token.actions.githubusercontent.com";
+    // Signed by another repository, and by this one's workflow on a branch.
+    let foreign = A.replace("aaaa", "eeee");
+    let branch = A.replace("aaaa", "ffff");
+    op.append(
+        "signatures",
+        &format!("{foreign} https://github.com/other/repo/.github/workflows/release.yml@refs/heads/main {issuer}"),
+    );
+    op.append(
+        "signatures",
+        &format!("{branch} https://github.com/owner/repo/.github/workflows/release.yml@refs/heads/try {issuer}"),
+    );
+    for (image, cosign_says) in [
+        (UNSIGNED, "no signatures found"),
+        (foreign.as_str(), "none of the expected identities matched"),
+        (branch.as_str(), "none of the expected identities matched"),
+    ] {
+        op.clear_log();
+        let output = op.deploy(&["ecs-express", image], &[]);
+        assert_one_line_error(
+            &output,
+            "no valid signature from owner/repo's release workflow on main",
+        );
+        let error = stderr(&output);
+        assert!(error.contains(cosign_says), "{error}");
+        assert!(error.contains("--allow-unsigned"), "{error}");
+        let log = op.log();
+        assert!(
+            !log.contains("terraform "),
+            "nothing runs before the check: {log}"
+        );
+        assert!(
+            log.contains(&format!(
+                "cosign verify --certificate-identity https://github.com/owner/repo/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer {issuer} {image}"
+            )),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn a_rollback_checks_the_last_good_images_signature_too() {
+    let op = Operator::new();
+    op.deployed("apprunner", UNSIGNED);
+    let output = op.deploy(&["apprunner", "last-good"], &[]);
+    assert_one_line_error(&output, "no valid signature");
+    assert!(planned_images(&op.log()).is_empty(), "{}", op.log());
+}
+
+#[test]
+fn allow_unsigned_deploys_loudly_by_hand_and_never_in_a_workflow() {
+    let op = Operator::new();
+    let _service = with_service(&op);
+    let refused = op.deploy(
+        &["--allow-unsigned", "apprunner", UNSIGNED],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_one_line_error(&refused, "never for a workflow");
+
+    op.clear_log();
+    let output = op.deploy(&["--allow-unsigned", "apprunner", UNSIGNED], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("WARNING: --allow-unsigned: deploying")
+            && stderr(&output).contains("for the first bootstrap only"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!op.log().contains("cosign verify"), "{}", op.log());
+    assert_eq!(planned_images(&op.log()), [UNSIGNED]);
+}
+
+#[test]
+fn sign_signs_and_attests_the_digest_once() {
+    let op = Operator::new();
+    let sbom = op.dir.path().join("sre-kata.cdx.json");
+    std::fs::write(&sbom, "{}").unwrap();
+    let sbom = sbom.to_str().unwrap();
+    let env = [
+        ("GITHUB_REPOSITORY", "owner/repo"),
+        ("SIGNER", RELEASE_SIGNER),
+    ];
+    let tagged = A.replace("@sha256:", ":").replace('a', "b");
+    assert_one_line_error(&op.run("sign.sh", &[&tagged, sbom], &env), "never a tag");
+    assert_one_line_error(
+        &op.run("sign.sh", &[UNSIGNED, sbom], &[]),
+        "GITHUB_REPOSITORY",
+    );
+
+    for _ in 0..2 {
+        let output = op.run("sign.sh", &[UNSIGNED, sbom], &env);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let log = op.log();
+    let signs: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("cosign sign "))
+        .collect();
+    assert_eq!(signs, [format!("cosign sign --yes {UNSIGNED}")], "{log}");
+    let attests: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("cosign attest "))
+        .collect();
+    assert_eq!(
+        attests,
+        [format!(
+            "cosign attest --yes --type cyclonedx --predicate {sbom} {UNSIGNED}"
+        )],
+        "{log}"
+    );
+    assert!(log.contains("cosign login 123456789012.dkr.ecr.eu-west-1.amazonaws.com --username AWS --password-stdin"), "{log}");
+
+    // What it signed now deploys.
+    let _service = with_service(&op);
+    let deployed = op.deploy(&["apprunner", UNSIGNED], &[]);
+    assert!(deployed.status.success(), "{}", stderr(&deployed));
 }

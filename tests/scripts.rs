@@ -9,7 +9,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 15] = [
+const SCRIPTS: [&str; 17] = [
     "bench.sh",
     "fuzz.sh",
     "soak.sh",
@@ -25,6 +25,8 @@ const SCRIPTS: [&str; 15] = [
     "release-tag.sh",
     "last-good.sh",
     "github-setup.sh",
+    "sign.sh",
+    "rebuild.sh",
 ];
 
 fn repo() -> &'static Path {
@@ -276,7 +278,10 @@ fn deploy_dry_run_shows_every_command_it_would_run() {
         assert!(output.status.success(), "{stderr}");
         let stack = format!("-chdir={}/infra/stacks/{target}", clone.path().display());
         let lines: Vec<&str> = stderr.lines().collect();
-        assert!(lines[0].starts_with(&format!("terraform {stack} init -input=false -reconfigure -backend-config=bucket=state-bucket -backend-config=region=eu-west-1")), "{stderr}");
+        // The signature first, then Terraform.
+        assert!(lines[0].ends_with("| cosign login 123456789012.dkr.ecr.eu-west-1.amazonaws.com --username AWS --password-stdin"), "{stderr}");
+        assert!(lines[1].starts_with("cosign verify --certificate-identity https://github.com/owner/repo/.github/workflows/release.yml@refs/heads/main"), "{stderr}");
+        assert!(lines[2].starts_with(&format!("terraform {stack} init -input=false -reconfigure -backend-config=bucket=state-bucket -backend-config=region=eu-west-1")), "{stderr}");
         // What it reads, it shows: the state, the record, the outputs.
         assert!(
             lines.contains(&format!("terraform {stack} state list ").as_str()),
@@ -605,6 +610,38 @@ fn release_tag_names_the_release_after_the_version_and_run() {
         stderr.contains(DIGEST),
         "the notes carry the digest: {stderr}"
     );
+
+    // With the image id and the SBOM: the notes say how to verify it.
+    let sbom = tempfile::NamedTempFile::new().unwrap();
+    let sbom = sbom.path().to_str().unwrap();
+    let id = format!("sha256:{}", "1".repeat(64));
+    let full = script(
+        repo(),
+        "release-tag.sh",
+        &["--dry-run", "--image-id", &id, "--sbom", sbom, DIGEST],
+        &env,
+    );
+    let stderr = String::from_utf8(full.stderr).unwrap();
+    assert!(full.status.success(), "{stderr}");
+    for words in [
+        format!("Image id: {id}"),
+        format!("cosign verify --certificate-identity https://github.com/owner/repo/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com {DIGEST}"),
+        format!("gh attestation verify oci://{DIGEST} --repo owner/repo"),
+        format!("scripts/rebuild.sh --commit abc123 --expect {id}"),
+    ] {
+        assert!(stderr.contains(&words), "{words}: {stderr}");
+    }
+    assert!(
+        stderr.trim_end().ends_with("SBOM\\ \\(CycloneDX\\ JSON\\)"),
+        "the SBOM is attached: {stderr}"
+    );
+    let bad_id = script(
+        repo(),
+        "release-tag.sh",
+        &["--dry-run", "--image-id", "abc", DIGEST],
+        &env,
+    );
+    assert_one_line_error(&bad_id, "not an image id");
 
     let by_tag = script(repo(), "release-tag.sh", &["--dry-run", "repo:v1"], &env);
     assert_one_line_error(&by_tag, "by digest");

@@ -276,3 +276,51 @@ fn a_rollback_by_hand_needs_no_administrator() {
     );
     assert!(minutes(job) > minutes(steps(job).iter().find(|s| s["run"].is_string()).unwrap()));
 }
+
+/// The index of the first step of `job` for which `matches` holds.
+fn step_index(job: &Value, matches: impl Fn(&Value) -> bool) -> Option<usize> {
+    steps(job).iter().position(matches)
+}
+
+fn uses(action: &'static str) -> impl Fn(&Value) -> bool {
+    move |s: &Value| s["uses"].as_str().is_some_and(|u| u.starts_with(action))
+}
+
+fn runs(script: &'static str) -> impl Fn(&Value) -> bool {
+    move |s: &Value| s["run"].as_str().is_some_and(|r| r.contains(script))
+}
+
+#[test]
+fn a_release_is_signed_attested_and_its_sbom_published_and_deploys_check_the_signature() {
+    let all = workflows();
+    let release = &all.iter().find(|(n, _, _)| n == "release.yml").unwrap().2;
+    let build = &release["jobs"]["build"];
+    let push = step_index(build, runs("./scripts/push.sh")).unwrap();
+    let sign = step_index(build, runs("./scripts/sign.sh")).expect("the build signs");
+    let provenance = step_index(build, uses("actions/attest-build-provenance@")).unwrap();
+    assert!(push < sign && push < provenance);
+    assert!(step_index(build, uses("sigstore/cosign-installer@")).unwrap() < sign);
+    let attest = &steps(build)[provenance]["with"];
+    assert_eq!(attest["subject-digest"], "${{ steps.push.outputs.digest }}");
+    assert_eq!(attest["subject-name"], "${{ steps.push.outputs.name }}");
+    assert_eq!(build["permissions"]["attestations"], "write");
+    assert!(step_index(build, uses("actions/upload-artifact@")).is_some());
+
+    let deploy = &release["jobs"]["deploy"];
+    let release_tag = &steps(deploy)[step_index(deploy, runs("./scripts/release-tag.sh")).unwrap()];
+    assert!(release_tag["run"].as_str().unwrap().contains("--sbom"));
+    assert!(step_index(deploy, uses("actions/download-artifact@")).is_some());
+
+    // Every job that deploys has cosign before deploy.sh runs.
+    for (name, _, workflow) in &all {
+        for (job_name, job) in jobs(workflow) {
+            if let Some(deploys) = step_index(job, runs("./scripts/deploy.sh")) {
+                let cosign = step_index(job, uses("sigstore/cosign-installer@"));
+                assert!(
+                    cosign.is_some_and(|c| c < deploys),
+                    "{name}/{job_name} deploys without cosign to check the signature"
+                );
+            }
+        }
+    }
+}

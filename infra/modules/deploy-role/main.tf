@@ -93,6 +93,23 @@ data "aws_iam_policy_document" "deploy" {
     resources = [var.repository_arn]
   }
 
+  # --- checking the image's signature (scripts/deploy.sh, cosign verify) ---
+
+  statement {
+    sid = "ReadTheImageAndItsSignature"
+    # cosign reads the image's manifest and the signature stored beside it
+    # (tag sha256-<digest>.sig): a manifest, then its layer.
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = [var.repository_arn]
+  }
+
+  statement {
+    sid     = "LogInToTheRegistry"
+    actions = ["ecr:GetAuthorizationToken"]
+    # GetAuthorizationToken has no resource-level permissions.
+    resources = ["*"]
+  }
+
   # --- refreshing the stack -------------------------------------------------
 
   statement {

@@ -1,5 +1,6 @@
 # The image registry: tags are immutable, because deployments name images by
-# digest and a tag must never move under them; every push is scanned.
+# digest and a tag must never move under them; every push is scanned. The
+# release workflow's cosign signatures and attestations live here too.
 
 resource "aws_ecr_repository" "this" {
   name                 = var.name
@@ -48,7 +49,22 @@ resource "aws_ecr_lifecycle_policy" "this" {
         action = { type = "expire" }
       },
       {
+        # cosign keeps an image's signature and its SBOM attestation as
+        # images of their own, tagged sha256-<digest>.sig and .att. Chosen
+        # here, they neither count against the images kept for rollback
+        # (rule 4) nor expire before them: a rollback checks the signature.
         rulePriority = 3
+        description  = "Keep the newest signatures and attestations (sha256-<digest>.sig, .att)."
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["sha256-"]
+          countType     = "imageCountMoreThan"
+          countNumber   = var.keep_signatures
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 4
         description  = "Keep the newest images; older ones can no longer be rolled back to."
         selection = {
           tagStatus   = "any"

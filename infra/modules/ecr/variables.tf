@@ -30,6 +30,17 @@ variable "keep_good_images" {
   }
 }
 
+variable "keep_signatures" {
+  description = "How many cosign signatures and attestations (tags sha256-<digest>.sig and .att, two per release) to keep, newest first. Keep more than twice keep_images plus keep_good_images, so that every image kept stays verifiable."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.keep_signatures >= 2 * (var.keep_images + var.keep_good_images) && var.keep_signatures <= 10000 && floor(var.keep_signatures) == var.keep_signatures
+    error_message = "Keep at least two signatures and attestations per image kept (2 x (keep_images + keep_good_images)), and at most 10000."
+  }
+}
+
 variable "untagged_expiry_days" {
   description = "Days after which untagged images (leftovers of interrupted pushes) are deleted."
   type        = number
