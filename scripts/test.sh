@@ -7,17 +7,23 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/test.sh [--help]
+Usage: scripts/test.sh [--advisories] [--help]
 
 Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
   (unit, property, integration, infra, permissions, workflow and OpenAPI
-  tests, and the vendored tiny_http's own); shellcheck, hadolint, zizmor, checkov, terraform fmt, and
+  tests, and the vendored tiny_http's own); cargo deny's licences, bans
+  and sources (deny.toml); shellcheck, zizmor, checkov, terraform fmt, and
   parliament over the IAM roles' rendered policies; schemathesis
   against the running binary; each cargo-fuzz target for \$FUZZ_SECONDS
   (default 30); then the image: scripts/build.sh and the container tests
-  (tests/container.rs).
+  (tests/container.rs), which also build the commit twice more, from two
+  clean clones in different folders, and compare the bytes.
 Python tools install into .venv from scripts/requirements-tools.txt.
+
+  --advisories   only check the dependencies against the RustSec advisory
+                 database (cargo deny check advisories); it needs the
+                 network, so CI runs it as its own job (ci.yml)
 
 Without podman or docker the container checks are skipped, and without
 terraform its fmt check; the summary says so. With CI=true, missing tools are installed (apt-get) and nothing is
@@ -35,13 +41,15 @@ rust_checks() {
   # --workspace: the vendored tiny_http is ours, tests and lints included.
   step "cargo clippy" cargo clippy --locked --workspace --all-targets -- -D warnings
   step "cargo test" cargo test --locked --workspace
+  # The dependency policy (deny.toml). Advisories need the network: ci.yml.
+  install_cargo_tool cargo-deny "$CARGO_DENY_VERSION"
+  step "cargo deny: licences, bans, sources" cargo deny --offline --locked check licenses bans sources
 }
 
 lint_checks() {
   tools_venv
   step "shellcheck" shellcheck --external-sources "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT/.ci/run"
-  step "hadolint" hadolint "$REPO_ROOT/Containerfile"
-  step "zizmor" zizmor --offline --min-severity medium "$REPO_ROOT/.github/workflows"
+  step "zizmor" zizmor --offline --min-severity medium "$REPO_ROOT/.github"
   # checkov's own checks plus the project's (infra/checkov); --skip-download
   # keeps it offline.
   step "checkov" checkov --directory "$REPO_ROOT/infra" --framework terraform \
@@ -94,9 +102,16 @@ api_checks() {
     cargo test --locked --test schemathesis -- --ignored
 }
 
+advisory_checks() {
+  need cargo "install Rust with rustup (https://rustup.rs), then open a new shell"
+  install_cargo_tool cargo-deny "$CARGO_DENY_VERSION"
+  step "cargo deny: advisories" cargo deny --locked check advisories
+}
+
 main() {
   case "${1:-}" in
     -h | --help) usage; return 0 ;;
+    --advisories) cd "$REPO_ROOT"; advisory_checks; return 0 ;;
     "") ;;
     *) die "unknown argument '$1'; try --help" ;;
   esac
