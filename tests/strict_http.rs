@@ -36,6 +36,17 @@ fn assert_refused(service: &Service, raw: &[u8], status: u16, reason: &str) {
     assert_eq!(line["error"], reason, "{shown:?}");
 }
 
+/// Asserts that the head on `conn` was answered 408, logged as
+/// `head_timeout`, and its connection closed.
+fn assert_head_timed_out(service: &Service, conn: &mut Conn) {
+    let response = conn.response();
+    response.assert_problem(408);
+    let id = response.header("X-Request-Id").to_owned();
+    let line = service.wait_for_log(|l| l["request_id"] == id.as_str());
+    assert_eq!(line["error"], "head_timeout");
+    assert!(conn.is_closed_by_server());
+}
+
 #[test]
 fn nothing_hides_a_content_length_or_smuggles_a_request() {
     let service = Service::start(&[]);
@@ -169,12 +180,7 @@ fn a_head_that_times_out_is_answered_and_logged() {
     let service = Service::start(&[("IDLE_TIMEOUT_SECS", "1")]);
     let mut conn = service.connect();
     conn.send("GET /healthz HTTP/1.1\r\nHost: t\r\n");
-    let response = conn.response();
-    response.assert_problem(408);
-    let id = response.header("X-Request-Id").to_owned();
-    let line = service.wait_for_log(|l| l["request_id"] == id.as_str());
-    assert_eq!(line["error"], "head_timeout");
-    assert!(conn.is_closed_by_server());
+    assert_head_timed_out(&service, &mut conn);
 }
 
 #[test]
@@ -236,12 +242,7 @@ fn a_pipelined_head_has_the_head_deadline_too() {
             std::thread::sleep(Duration::from_millis(500));
         }
     });
-    let response = conn.response();
-    response.assert_problem(408);
-    let id = response.header("X-Request-Id").to_owned();
-    let line = service.wait_for_log(|l| l["request_id"] == id.as_str());
-    assert_eq!(line["error"], "head_timeout");
-    assert!(conn.is_closed_by_server());
+    assert_head_timed_out(&service, &mut conn);
     trickle.join().unwrap();
 }
 
