@@ -10,7 +10,8 @@ Usage: scripts/push.sh [--dry-run] [--allow-dirty] [REPOSITORY]
 
 Pushes $IMAGE_NAME:<git-sha> (made by scripts/build.sh) to the ECR repository
 REPOSITORY, tagged with the same git SHA (or finds it there already, since
-ECR tags are immutable), and prints the pushed image by
+ECR tags are immutable, and reuses it only if it is the same image: the
+same config digest), and prints the pushed image by
 digest (REGISTRY/REPOSITORY@sha256:...) as the only line on stdout: deploy
 that, never a tag. Progress goes to stderr. In GitHub Actions, the step's
 outputs are image (that line), name (before the @) and digest (after it).
@@ -118,7 +119,8 @@ main() {
       --image-ids "imageTag=$remote_tag" --query 'imageDetails[0].imageDigest' --output text 2>/dev/null || true)"
   fi
   if [[ "$existing" == sha256:* ]]; then
-    printf '%s: %s is already in %s; not pushing it again\n' "$SCRIPT" "$remote_tag" "$repository" >&2
+    same_image_or_die "$engine" "$tag" "$region" "$repository" "$remote_tag"
+    printf '%s: %s is already in %s, the same image; not pushing it again\n' "$SCRIPT" "$remote_tag" "$repository" >&2
     pushed "$registry/$repository" "$existing"
     return 0
   fi
@@ -139,6 +141,24 @@ main() {
   fi
   [[ "$digest" == sha256:* ]] || die "the push gave no digest for $remote"
   pushed "$registry/$repository" "$digest"
+}
+
+# same_image_or_die ENGINE TAG REGION REPOSITORY REMOTE-TAG: a tag names a
+# commit, not content, so an image already under REMOTE-TAG (pushed from a
+# laptop, or by an earlier run) is reused only if it is the image just
+# built: the same config digest, which names every layer. Otherwise the
+# release would sign and attest an image it did not build.
+same_image_or_die() {
+  local engine="$1" tag="$2" region="$3" repository="$4" remote_tag="$5" local_id remote_id
+  local_id="$("$engine" image inspect --format '{{.Id}}' "$IMAGE_NAME:$tag")" \
+    || die "cannot read the id of $IMAGE_NAME:$tag"
+  local_id="sha256:${local_id#sha256:}"
+  remote_id="$(aws ecr batch-get-image --region "$region" --repository-name "$repository" \
+    --image-ids "imageTag=$remote_tag" --query 'images[0].imageManifest' --output text 2>/dev/null \
+    | grep -o '"config"[^}]*' | grep -o 'sha256:[0-9a-f]\{64\}' | head -n 1)" || remote_id=""
+  [[ -n "$remote_id" ]] || die "cannot read the manifest of $remote_tag in $repository to compare it with this build"
+  [[ "$remote_id" == "$local_id" ]] \
+    || die "$remote_tag is already in $repository as another image (config $remote_id; this build is $local_id), a build of this commit that is not byte for byte this one; the tag is immutable: delete that image (aws ecr batch-delete-image --repository-name $repository --image-ids imageTag=$remote_tag) and push again"
 }
 
 # pushed NAME DIGEST: prints the image by digest, and hands it to later

@@ -133,6 +133,9 @@ case "$1 $2" in
   "ecr batch-get-image")
     case "$*" in
       *imageManifestMediaType*) echo application/vnd.docker.distribution.manifest.v2+json ;;
+      *imageTag=*) # the manifest under a tag; the stand-in's digests are config digests too
+        tag="$(printf '%s\n' "$@" | sed -n 's/^imageTag=//p')"
+        printf '{"schemaVersion":2,"config":{"mediaType":"x","size":1,"digest":"%s"},"layers":[]}\n' "$(cat "$F/ecr/$tag")" ;;
       *) echo '{"schemaVersion": 2}' ;;
     esac ;;
   "ecr put-image")
@@ -818,6 +821,67 @@ fn push_of_a_dirty_tree_pushes_the_image_just_built() {
     assert!(String::from_utf8_lossy(&again.stdout)
         .trim()
         .ends_with("@sha256:1111111111111111111111111111111111111111111111111111111111111111"));
+}
+
+#[test]
+fn push_never_hands_on_another_image_under_this_commits_tag() {
+    // The commit's tag holds an image pushed from elsewhere (a laptop's
+    // build of the same commit): the release must not sign and attest it
+    // as its own.
+    let op = Operator::new();
+    let repo = op.repo();
+    for args in [
+        &["init", "--quiet"][..],
+        &["add", "."],
+        &["commit", "--quiet", "-m", "x"],
+    ] {
+        let output = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+    }
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_owned();
+    let podman = op.dir.path().join("bin/podman");
+    let env = [
+        ("AWS_ACCOUNT_ID", "123456789012"),
+        ("CONTAINER_ENGINE", podman.to_str().unwrap()),
+    ];
+    op.set("image-id", &"1".repeat(64));
+    op.set(
+        &format!("ecr/{head}"),
+        &format!("sha256:{}", "9".repeat(64)),
+    );
+    let output = op.run("push.sh", &["sre-kata"], &env);
+    assert_one_line_error(&output, "as another image");
+    assert!(String::from_utf8_lossy(&output.stdout).is_empty());
+
+    // The same image (a reproducible rebuild, or a rerun) is reused.
+    op.set(
+        &format!("ecr/{head}"),
+        &format!("sha256:{}", "1".repeat(64)),
+    );
+    let output = op.run("push.sh", &["sre-kata"], &env);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("the same image"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
