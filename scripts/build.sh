@@ -12,8 +12,9 @@ Builds the release binary for $MUSL_TARGET (static: no libc needed at run
 time; needs musl-gcc from musl-tools for its allocator) with cargo
 auditable, its CycloneDX SBOM, then the image defined by image/config.json,
 tagged $IMAGE_NAME:<git-sha>, with -dirty appended for uncommitted changes.
-Prints the binary, the SBOM, the image and their sizes; in GitHub Actions,
-the step's outputs are sbom (its path) and image_id.
+Prints the binary, its compilers, the SBOM, the image and their sizes; in
+GitHub Actions, the step's outputs are toolchain, sbom (its path) and
+image_id.
 
 The same commit gives the same binary and the same image id, in any folder,
 as any user, at any time: timestamps come from the commit (SOURCE_DATE_EPOCH),
@@ -28,19 +29,20 @@ else the GitHub Actions repository, else the git remote "origin".
 USAGE
 }
 
-# The binary and the SBOM this run built, set by build_binary.
+# The binary, its compilers and the SBOM this run built, set by build_binary.
 BINARY=""
+TOOLCHAIN=""
 SBOM=""
 # Scratch space for the image, removed on exit.
 WORK=""
 trap '[[ -z "$WORK" ]] || rm -rf "$WORK"' EXIT
 
-# remap_flags FLAG: prints, one per line, FLAG=PATH=/NAME for each folder
-# whose path would otherwise land in the binary (panic locations, C
-# compiler inputs): the checkout, cargo's home, the target folder.
+# remap_flags FLAG TARGET-DIR: prints, one per line, FLAG=PATH=/NAME for
+# each folder whose path would otherwise land in the binary (panic
+# locations, C compiler inputs): the checkout, cargo's home, the target
+# folder.
 remap_flags() {
-  local flag="$1" target_dir
-  target_dir="$(cargo_target_dir)"
+  local flag="$1" target_dir="$2"
   printf '%s=%s=/build\n' "$flag" "$REPO_ROOT"
   printf '%s=%s=/cargo\n' "$flag" "${CARGO_HOME:-$HOME/.cargo}"
   printf '%s=%s=/target\n' "$flag" "$target_dir"
@@ -64,14 +66,19 @@ build_binary() {
   # The commit's time for every timestamp (C's __DATE__ and __TIME__ in
   # mimalloc, the SBOM), and no build path in the binary. The encoded form
   # keeps paths with spaces whole; it replaces any RUSTFLAGS of the caller.
-  local rustflags cflags
-  rustflags="$(remap_flags --remap-path-prefix | paste -s -d $'\x1f')"
+  local rustflags cflags target_dir
+  target_dir="$(cargo_target_dir)"
+  [[ -n "$target_dir" ]] || die "cargo metadata names no target folder"
+  rustflags="$(remap_flags --remap-path-prefix "$target_dir" | paste -s -d $'\x1f')"
   # The cc crate splits CFLAGS at whitespace, so a path with a space cannot
   # be mapped for C. mimalloc's release build embeds no source path today
-  # (tests/reproducible.rs builds in such a folder and compares), so this
+  # (tests/container.rs builds in such a folder and compares), so this
   # is a second line of defence.
-  cflags="$(remap_flags -ffile-prefix-map | grep -v '[[:space:]]' | paste -s -d ' ')" || true
-  export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(commit_epoch)}"
+  cflags="$(remap_flags -ffile-prefix-map "$target_dir" | { grep -v '[[:space:]]' || true; } | paste -s -d ' ')"
+  # Always the commit's, even if the caller set one: the image's created
+  # label is the commit's too.
+  SOURCE_DATE_EPOCH="$(commit_epoch)"
+  export SOURCE_DATE_EPOCH
 
   # cargo auditable embeds the dependency list (a small compressed JSON
   # section) that scanners read. The binary to ship is the one cargo
@@ -86,7 +93,19 @@ build_binary() {
   [[ -n "$BINARY" && -f "$BINARY" ]] || die "cargo reported no sre-kata binary"
   printf 'binary: %s (%s bytes, sha256 %s)\n' "$BINARY" "$(stat -c %s "$BINARY")" \
     "$(sha256sum "$BINARY" | cut -d ' ' -f 1)"
+  TOOLCHAIN="$(binary_toolchain "$BINARY")"
+  printf 'toolchain: %s\n' "$TOOLCHAIN"
+  github_output toolchain "$TOOLCHAIN"
   build_sbom
+}
+
+# binary_toolchain BINARY: prints the compilers that made BINARY, as its
+# ELF .comment section names them (rustc, and the GCC of musl's start files
+# and of mimalloc). A rebuild gives the same bytes only with the same ones,
+# so the image carries them in a label.
+binary_toolchain() {
+  need readelf "install binutils (Debian/Ubuntu: apt-get install binutils)"
+  readelf -p .comment "$1" | sed -n 's/^ *\[ *[0-9a-f]*\] *//p' | paste -s -d ';' | sed 's/;/; /g'
 }
 
 # build_sbom: the CycloneDX SBOM of the shipped binary's crates (the musl
@@ -114,8 +133,10 @@ image_config() {
   [[ "$source" =~ ^[A-Za-z0-9:/._~@+-]+$ ]] \
     || die "IMAGE_SOURCE (or the origin remote) '$source' is not a plain URL"
   [[ "$version" =~ ^[A-Za-z0-9.+-]+$ ]] || die "Cargo.toml's version '$version' is not plain"
+  [[ "$TOOLCHAIN" =~ ^[A-Za-z0-9\ .:\;()+_~/-]+$ ]] || die "the binary's compilers '$TOOLCHAIN' are not plain text"
   sed -e "s|@SOURCE@|$source|g" -e "s|@REVISION@|$tag|g" -e "s|@VERSION@|$version|g" \
-    -e "s|@CREATED@|$created|g" -e "s|@DIFF_ID@|$diff_id|g" "$REPO_ROOT/image/config.json"
+    -e "s|@CREATED@|$created|g" -e "s|@DIFF_ID@|$diff_id|g" -e "s|@TOOLCHAIN@|$TOOLCHAIN|g" \
+    "$REPO_ROOT/image/config.json"
 }
 
 # build_image: the image, assembled here rather than by a builder, so that
@@ -123,22 +144,25 @@ image_config() {
 # holding the binary, the filled-in config, and a docker-archive of the two
 # that the engine loads. The image id is the sha256 of the config.
 build_image() {
-  local engine tag diff_id id size
+  local engine tag diff_id id size archive
   engine="$(container_engine)" \
     || die "no container engine: install podman (Debian: apt-get install podman) or Docker, or pass --binary-only"
   tag="$(image_tag)"
   WORK="$(mktemp -d)"
   mkdir "$WORK/rootfs"
   cp "$BINARY" "$WORK/rootfs/sre-kata"
-  tar --create --file "$WORK/layer.tar" --format=ustar --numeric-owner --owner=0 --group=0 \
+  TAR_OPTIONS="" tar --create --file "$WORK/layer.tar" --format=ustar --numeric-owner --owner=0 --group=0 \
     --mode=0555 --mtime="@$SOURCE_DATE_EPOCH" --directory "$WORK/rootfs" sre-kata
   diff_id="sha256:$(sha256sum "$WORK/layer.tar" | cut -d ' ' -f 1)"
   image_config "$diff_id" "$tag" >"$WORK/config.json"
-  id="$(sha256sum "$WORK/config.json" | cut -d ' ' -f 1)"
   printf '[{"Config":"config.json","RepoTags":null,"Layers":["layer.tar"]}]' >"$WORK/manifest.json"
-  tar --create --file "$WORK/image.tar" --directory "$WORK" manifest.json config.json layer.tar
-  "$engine" load --quiet --input "$WORK/image.tar" >/dev/null
-  "$engine" tag "$id" "$IMAGE_NAME:$tag"
+  # The archive stays next to the binary: release.yml pushes it from
+  # another job, one that never runs the build's code (scripts/push.sh
+  # --archive).
+  archive="$(dirname "$BINARY")/sre-kata.image.tar"
+  TAR_OPTIONS="" tar --create --file "$archive" --directory "$WORK" manifest.json config.json layer.tar
+  id="$(load_image_archive "$engine" "$archive" "$IMAGE_NAME:$tag")"
+  github_output archive "$archive"
   size="$("$engine" image inspect --format '{{.Size}}' "$IMAGE_NAME:$tag")"
   printf 'image: %s:%s (id sha256:%s, %s bytes, budget 1048576)\n' "$IMAGE_NAME" "$tag" "$id" "$size"
   github_output image_id "sha256:$id"

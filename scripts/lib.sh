@@ -214,15 +214,30 @@ readonly MUSL_TARGET="x86_64-unknown-linux-musl"
 # shellcheck disable=SC2034 # used by the scripts that source this file
 readonly CARGO_AUDITABLE_VERSION="0.7.7" CARGO_CYCLONEDX_VERSION="0.5.9" CARGO_DENY_VERSION="0.20.2"
 
-# install_cargo_tool NAME VERSION: makes the cargo subcommand NAME available,
-# installing the pinned VERSION from crates.io into ~/.cargo/bin if missing
-# (as scripts/fuzz.sh does for cargo-fuzz).
+# install_cargo_tool NAME VERSION: makes the cargo subcommand NAME at the
+# pinned VERSION available, installing it from crates.io into ~/.cargo/bin
+# if it is missing or another version (as scripts/fuzz.sh does for
+# cargo-fuzz).
 install_cargo_tool() {
   local name="$1" version="$2"
-  cargo "${name#cargo-}" --version >/dev/null 2>&1 && return 0
+  # The version, not just the command: cargo auditable's --version is
+  # cargo's, and the tool's version shapes the binary's bytes.
+  cargo install --list 2>/dev/null | grep -qxF "$name v$version:" && return 0
   printf '%s: installing %s %s (cargo install, once)\n' "$SCRIPT" "$name" "$version" >&2
   cargo install --locked --quiet "$name@$version" \
     || die "cannot install $name; install it by hand: cargo install --locked $name@$version"
+}
+
+# load_image_archive ENGINE ARCHIVE NAME: loads the docker-archive that
+# scripts/build.sh writes, tags it NAME, and prints its image id (the hex
+# sha256 of its config.json, which names every layer's sha256).
+load_image_archive() {
+  local engine="$1" archive="$2" name="$3" id
+  id="$(tar -xOf "$archive" config.json | sha256sum | cut -d ' ' -f 1)" \
+    || die "$archive is not an image archive from scripts/build.sh"
+  "$engine" load --quiet --input "$archive" >/dev/null || die "$engine cannot load $archive"
+  "$engine" tag "$id" "$name" || die "$engine cannot tag the image it loaded from $archive"
+  printf '%s\n' "$id"
 }
 
 # cargo_target_dir: prints cargo's target folder: CARGO_TARGET_DIR, a

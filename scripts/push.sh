@@ -6,7 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/push.sh [--dry-run] [--allow-dirty] [REPOSITORY]
+Usage: scripts/push.sh [--dry-run] [--allow-dirty] [--archive FILE] [REPOSITORY]
 
 Pushes $IMAGE_NAME:<git-sha> (made by scripts/build.sh) to the ECR repository
 REPOSITORY, tagged with the same git SHA (or finds it there already, since
@@ -21,6 +21,9 @@ outputs are image (that line), name (before the @) and digest (after it).
   --dry-run      print every command (on stderr) instead of running it
   --allow-dirty  push an image built from uncommitted changes, tagged
                  <sha>-dirty-<first 12 hex of the image id>
+  --archive FILE load the image from the archive scripts/build.sh wrote
+                 (<target>/x86_64-unknown-linux-musl/release/sre-kata.image.tar)
+                 first: release.yml builds in one job and pushes in another
 
 Needs AWS_REGION (or AWS_DEFAULT_REGION), and AWS_ACCOUNT_ID or credentials
 for "aws sts get-caller-identity". The engine is \$CONTAINER_ENGINE if set,
@@ -49,12 +52,13 @@ account_id() {
 }
 
 main() {
-  local allow_dirty=false repository=""
+  local allow_dirty=false repository="" archive=""
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
       --dry-run) DRY_RUN=true ;;
       --allow-dirty) allow_dirty=true ;;
+      --archive) (($# >= 2)) || die "--archive needs a FILE; try --help"; archive="$2"; shift ;;
       -*) die "unknown option '$1'; try --help" ;;
       *)
         [[ -z "$repository" ]] || die "more than one REPOSITORY given; try --help"
@@ -77,6 +81,10 @@ main() {
 
   local engine
   engine="$(container_engine)" || die "no container engine: install podman (Debian: apt-get install podman) or Docker"
+  if [[ -n "$archive" ]]; then
+    [[ -f "$archive" ]] || die "no image archive at $archive; scripts/build.sh writes it"
+    run load_image_archive "$engine" "$archive" "$IMAGE_NAME:$tag" >/dev/null
+  fi
   "$engine" image inspect "$IMAGE_NAME:$tag" >/dev/null 2>&1 \
     || die "no local image $IMAGE_NAME:$tag; run scripts/build.sh first"
 

@@ -22,10 +22,14 @@ prints on stdout:
                    a released image's id is in its GitHub release notes, or:
                    podman pull IMAGE@DIGEST && podman image inspect --format '{{.Id}}' IMAGE@DIGEST
 
-The image's source label must match the release's: it comes from
-\$IMAGE_SOURCE, else this clone's "origin" remote (as for build.sh).
-Needs what build.sh needs: Rust, musl-gcc, cargo-auditable, cargo-cyclonedx
-and podman or docker.
+The rebuild matches only with the release's compilers and labels:
+  - the compilers: rust-toolchain.toml pins rustc; musl-gcc wraps the
+    system's GCC, so build on the release's system (release.yml: GitHub's
+    ubuntu-24.04 runner). The released image's sre-kata.toolchain label
+    names them all, as the binary's .comment section does;
+  - the source label: set IMAGE_SOURCE to the release's (the release notes
+    give it); else it comes from this clone's "origin" remote.
+Needs what build.sh needs: Rust, musl-gcc, readelf, podman or docker.
 USAGE
 }
 
@@ -69,7 +73,8 @@ main() {
   printf 'binary sha256:%s\nimage %s\n' "$binary" "$image"
 
   if [[ -n "$expect" && "$image" != "$expect" ]]; then
-    printf '%s: the rebuild of %s is %s, not %s\n' "$SCRIPT" "$sha" "$image" "$expect" >&2
+    printf '%s: the rebuild of %s is %s, not %s; this rebuild used %s, so compare the released image'"'"'s sre-kata.toolchain label, and its source label with IMAGE_SOURCE\n' \
+      "$SCRIPT" "$sha" "$image" "$expect" "$(sed -n 's/^toolchain: //p' <<<"$output")" >&2
     return 1
   fi
 }

@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/release-tag.sh [--dry-run] [--image-id ID] [--sbom FILE] IMAGE [SERVICE_URL]
+Usage: scripts/release-tag.sh [--dry-run] [--image-id ID] [--toolchain TEXT] [--sbom FILE] IMAGE [SERVICE_URL]
 
 Creates the GitHub release v<version>-<run> (version from Cargo.toml, run
 from GITHUB_RUN_NUMBER) at GITHUB_SHA, with IMAGE (the digest deployed),
@@ -18,19 +18,22 @@ GITHUB_RUN_NUMBER.
 
   --image-id ID   the image id (sha256:<hex>, the config digest) that
                   scripts/rebuild.sh --expect compares a rebuild with
+  --toolchain TEXT  the compilers that built the binary (scripts/build.sh
+                  prints them), which a rebuild must use
   --sbom FILE     the CycloneDX SBOM to attach (scripts/build.sh wrote it)
   --dry-run       print the gh command instead of running it
 USAGE
 }
 
 main() {
-  local args=() image_id="" sbom=""
+  local args=() image_id="" sbom="" toolchain=""
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
       --dry-run) DRY_RUN=true ;;
       --image-id) (($# >= 2)) || die "--image-id needs an ID; try --help"; image_id="$2"; shift ;;
       --sbom) (($# >= 2)) || die "--sbom needs a FILE; try --help"; sbom="$2"; shift ;;
+      --toolchain) (($# >= 2)) || die "--toolchain needs TEXT; try --help"; toolchain="$2"; shift ;;
       -*) die "unknown option '$1'; try --help" ;;
       *) args+=("$1") ;;
     esac
@@ -55,9 +58,10 @@ main() {
   tag="v$(crate_version)-$GITHUB_RUN_NUMBER"
   notes="$(printf 'Image: %s\n\nImage id: %s\n\nService: %s\n\nCommit: %s\n\n' \
     "$image" "${image_id:-(not recorded)}" "${url:-(not recorded)}" "$GITHUB_SHA")"
-  notes+="$(printf '\nVerify (README, "Verifying a release"):\n\n    cosign verify --certificate-identity %s --certificate-oidc-issuer %s %s\n    gh attestation verify oci://%s --repo %s\n    scripts/rebuild.sh --commit %s --expect %s\n' \
+  notes+="$(printf '\nBuilt on GitHub'"'"'s ubuntu-24.04 runner, with: %s\n\nVerify (README, "Verifying a release"):\n\n    cosign verify --certificate-identity %s --certificate-oidc-issuer %s %s\n    gh attestation verify oci://%s --repo %s\n    IMAGE_SOURCE=%s/%s scripts/rebuild.sh --commit %s --expect %s\n' \
+    "${toolchain:-(not recorded)}" \
     "$(release_identity "$GITHUB_REPOSITORY")" "$SIGNATURE_ISSUER" "$image" "$image" "$GITHUB_REPOSITORY" \
-    "$GITHUB_SHA" "${image_id:-<image id>}")"
+    "${GITHUB_SERVER_URL:-https://github.com}" "$GITHUB_REPOSITORY" "$GITHUB_SHA" "${image_id:-<image id>}")"
   [[ -z "$sbom" ]] || assets=("$sbom#SBOM (CycloneDX JSON)")
   run gh release create "$tag" --repo "$GITHUB_REPOSITORY" --target "$GITHUB_SHA" \
     --title "$tag" --notes "$notes" "${assets[@]}"

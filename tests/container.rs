@@ -387,6 +387,37 @@ fn two_clean_checkouts_in_different_folders_build_the_same_bytes() {
         .unwrap()
         .to_owned();
 
+    // Scanners can see the crates: cargo auditable's section is in the
+    // binary, and the SBOM lists the runtime crates.
+    let sections = stdout_of(Command::new("readelf").args(["-S", "-W"]).arg(&binary));
+    assert!(
+        sections.contains(".dep-v0"),
+        "no cargo auditable data:\n{sections}"
+    );
+    let sbom: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(binary.with_file_name("sre-kata.cdx.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    let components: Vec<&str> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for name in [
+        "tiny_http",
+        "httparse",
+        "percent-encoding",
+        "mimalloc",
+        "libc",
+    ] {
+        assert!(
+            components.contains(&name),
+            "{name} not in the SBOM: {components:?}"
+        );
+    }
+
     // The image holds the binary this build made, not the stale one.
     let image = format!("sre-kata:{}", head.trim());
     let name = "sre-kata-test-packaged";
@@ -408,6 +439,18 @@ fn two_clean_checkouts_in_different_folders_build_the_same_bytes() {
         sha256_of(&packaged),
         binary_sha,
         "the image holds another binary"
+    );
+    // And it names the compilers a rebuild must use.
+    let toolchain = engine.run(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"sre-kata.toolchain\"}}",
+        &image,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&toolchain.stdout).contains("rustc version"),
+        "{toolchain:?}"
     );
 
     // A: scripts/rebuild.sh, a fresh clone in another temporary folder with

@@ -170,7 +170,7 @@ fn the_deploy_guide_goes_from_clone_to_url_in_order() {
         "export TF_STATE_BUCKET=",
         "./scripts/bootstrap.sh",
         "./scripts/build.sh",
-        "./scripts/deploy.sh ecs-express \"$IMAGE\"",
+        "./scripts/deploy.sh --allow-unsigned ecs-express \"$IMAGE\"",
         "5. **The WAF**",
         "./scripts/github-setup.sh",
         "## Releases and rollbacks",

@@ -453,11 +453,17 @@ fn ecr_keeps_the_images_recorded_as_good_whatever_is_pushed_after_them() {
     let any = priority(&|s| s["tagStatus"] == "any").expect("a rule for any image");
     assert!(good < any, "good-: {good}, any: {any}");
     // cosign's signatures and attestations (sha256-<digest>.sig, .att) are
-    // images too: chosen before "any", so they neither crowd out the
-    // images kept for rollback nor expire before them.
+    // images too: chosen before "any", so they never expire before their
+    // images; and "any" still counts them, so it keeps three per release.
     let signatures = priority(&|s| s["tagPrefixList"] == serde_json::json!(["sha256-"]))
         .expect("a rule for the signatures");
     assert!(signatures < any, "sha256-: {signatures}, any: {any}");
+    let kept = rules
+        .iter()
+        .find(|r| r["selection"]["tagStatus"] == "any")
+        .map(|r| r["selection"]["countNumber"].clone())
+        .unwrap();
+    assert_eq!(kept, serde_json::json!(150), "3 x keep_images");
     let sign = std::fs::read_to_string(repo().join("scripts/sign.sh")).unwrap();
     assert!(sign.contains("sha256-<digest>.sig"));
 }

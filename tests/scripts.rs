@@ -618,7 +618,16 @@ fn release_tag_names_the_release_after_the_version_and_run() {
     let full = script(
         repo(),
         "release-tag.sh",
-        &["--dry-run", "--image-id", &id, "--sbom", sbom, DIGEST],
+        &[
+            "--dry-run",
+            "--image-id",
+            &id,
+            "--toolchain",
+            "rustc version 1.95.0",
+            "--sbom",
+            sbom,
+            DIGEST,
+        ],
         &env,
     );
     let stderr = String::from_utf8(full.stderr).unwrap();
@@ -627,7 +636,8 @@ fn release_tag_names_the_release_after_the_version_and_run() {
         format!("Image id: {id}"),
         format!("cosign verify --certificate-identity https://github.com/owner/repo/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com {DIGEST}"),
         format!("gh attestation verify oci://{DIGEST} --repo owner/repo"),
-        format!("scripts/rebuild.sh --commit abc123 --expect {id}"),
+        format!("IMAGE_SOURCE=https://github.com/owner/repo scripts/rebuild.sh --commit abc123 --expect {id}"),
+        "with: rustc version 1.95.0".to_owned(),
     ] {
         assert!(stderr.contains(&words), "{words}: {stderr}");
     }

@@ -51,8 +51,8 @@ resource "aws_ecr_lifecycle_policy" "this" {
       {
         # cosign keeps an image's signature and its SBOM attestation as
         # images of their own, tagged sha256-<digest>.sig and .att. Chosen
-        # here, they neither count against the images kept for rollback
-        # (rule 4) nor expire before them: a rollback checks the signature.
+        # here, rule 4 cannot expire them, so they do not go before their
+        # images: a rollback checks the signature.
         rulePriority = 3
         description  = "Keep the newest signatures and attestations (sha256-<digest>.sig, .att)."
         selection = {
@@ -64,12 +64,15 @@ resource "aws_ecr_lifecycle_policy" "this" {
         action = { type = "expire" }
       },
       {
+        # A later rule still counts the images an earlier one chose, and a
+        # release is three images (itself, its .sig and its .att), so the
+        # newest keep_images releases need three times as many.
         rulePriority = 4
         description  = "Keep the newest images; older ones can no longer be rolled back to."
         selection = {
           tagStatus   = "any"
           countType   = "imageCountMoreThan"
-          countNumber = var.keep_images
+          countNumber = 3 * var.keep_images
         }
         action = { type = "expire" }
       },
