@@ -308,6 +308,32 @@ impl Operator {
         Operator { dir }
     }
 
+    /// Makes the copy a git repository with everything committed, and
+    /// returns the commit.
+    fn commit_all(&self) -> String {
+        let git = |args: &[&str]| {
+            let output = Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@t",
+                    "-c",
+                    "commit.gpgsign=false",
+                ])
+                .args(args)
+                .current_dir(self.repo())
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        };
+        git(&["init", "--quiet"]);
+        git(&["add", "."]);
+        git(&["commit", "--quiet", "-m", "x"]);
+        git(&["rev-parse", "HEAD"])
+    }
+
     fn fake(&self) -> PathBuf {
         self.dir.path().join("fake")
     }
@@ -753,27 +779,8 @@ fn bootstrap_prints_no_export_when_it_cannot_read_the_bucket() {
 #[test]
 fn push_of_a_dirty_tree_pushes_the_image_just_built() {
     let op = Operator::new();
-    let repo = op.repo();
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(status.status.success(), "{status:?}");
-    };
-    git(&["init", "--quiet"]);
-    git(&["add", "."]);
-    git(&["commit", "--quiet", "-m", "x"]);
-    std::fs::write(repo.join("uncommitted"), "x").unwrap();
+    op.commit_all();
+    std::fs::write(op.repo().join("uncommitted"), "x").unwrap();
     let podman = op.dir.path().join("bin/podman");
     let env = [
         ("AWS_ACCOUNT_ID", "123456789012"),
@@ -829,33 +836,7 @@ fn push_never_hands_on_another_image_under_this_commits_tag() {
     // build of the same commit): the release must not sign and attest it
     // as its own.
     let op = Operator::new();
-    let repo = op.repo();
-    for args in [
-        &["init", "--quiet"][..],
-        &["add", "."],
-        &["commit", "--quiet", "-m", "x"],
-    ] {
-        let output = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
-    }
-    let head = Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(&repo)
-        .output()
-        .unwrap();
-    let head = String::from_utf8(head.stdout).unwrap().trim().to_owned();
+    let head = op.commit_all();
     let podman = op.dir.path().join("bin/podman");
     let env = [
         ("AWS_ACCOUNT_ID", "123456789012"),
@@ -1259,4 +1240,54 @@ fn sign_signs_and_attests_the_digest_once() {
     let _service = with_service(&op);
     let deployed = op.deploy(&["apprunner", UNSIGNED], &[]);
     assert!(deployed.status.success(), "{}", stderr(&deployed));
+}
+
+#[test]
+fn push_loads_the_archive_the_build_job_made() {
+    // release.yml builds in one job and pushes in another: push.sh loads
+    // build.sh's archive and names it as this commit's image.
+    let op = Operator::new();
+    let head = op.commit_all();
+    let work = op.dir.path().join("archive");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("config.json"), "{}").unwrap();
+    let archive = op.dir.path().join("sre-kata.image.tar");
+    let tar = Command::new("tar")
+        .arg("-cf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&work)
+        .arg("config.json")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    op.set("image-id", &"1".repeat(64));
+    let podman = op.dir.path().join("bin/podman");
+    let env = [
+        ("AWS_ACCOUNT_ID", "123456789012"),
+        ("CONTAINER_ENGINE", podman.to_str().unwrap()),
+    ];
+    let output = op.run(
+        "push.sh",
+        &["--archive", archive.to_str().unwrap(), "sre-kata"],
+        &env,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    // sha256 of "{}", the archive's config: the image id.
+    let id = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    let log = op.log();
+    assert!(
+        log.contains(&format!(
+            "podman load --quiet --input {}",
+            archive.display()
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("podman tag {id} sre-kata:{head}")),
+        "{log}"
+    );
+
+    let missing = op.run("push.sh", &["--archive", "/nowhere.tar", "sre-kata"], &env);
+    assert_one_line_error(&missing, "no image archive at /nowhere.tar");
 }
