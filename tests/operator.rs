@@ -311,27 +311,11 @@ impl Operator {
     /// Makes the copy a git repository with everything committed, and
     /// returns the commit.
     fn commit_all(&self) -> String {
-        let git = |args: &[&str]| {
-            let output = Command::new("git")
-                .args([
-                    "-c",
-                    "user.name=t",
-                    "-c",
-                    "user.email=t@t",
-                    "-c",
-                    "commit.gpgsign=false",
-                ])
-                .args(args)
-                .current_dir(self.repo())
-                .output()
-                .unwrap();
-            assert!(output.status.success(), "{output:?}");
-            String::from_utf8(output.stdout).unwrap().trim().to_owned()
-        };
-        git(&["init", "--quiet"]);
-        git(&["add", "."]);
-        git(&["commit", "--quiet", "-m", "x"]);
-        git(&["rev-parse", "HEAD"])
+        let repo = self.repo();
+        support::git(&repo, &["init", "--quiet"]);
+        support::git(&repo, &["add", "."]);
+        support::git(&repo, &["commit", "--quiet", "-m", "x"]);
+        support::git(&repo, &["rev-parse", "HEAD"])
     }
 
     fn fake(&self) -> PathBuf {

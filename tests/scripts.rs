@@ -77,20 +77,7 @@ fn scripts_clone() -> tempfile::TempDir {
         std::fs::copy(entry.path(), scripts.join(entry.file_name())).unwrap();
     }
     let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(status.status.success(), "{status:?}");
+        support::git(dir.path(), args);
     };
     git(&["init", "--quiet"]);
     git(&["add", "."]);

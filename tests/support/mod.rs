@@ -400,3 +400,24 @@ pub fn steal_listening_socket(service: &Service) -> i32 {
         stolen as i32
     }
 }
+
+/// Runs git in `dir` as a throwaway identity that signs nothing, asserts
+/// success, and returns its output, trimmed.
+#[allow(dead_code)] // not every test binary that uses support runs git
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
