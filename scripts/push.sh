@@ -9,9 +9,10 @@ usage() {
 Usage: scripts/push.sh [--dry-run] [--allow-dirty] [--archive FILE] [REPOSITORY]
 
 Pushes $IMAGE_NAME:<git-sha> (made by scripts/build.sh) to the ECR repository
-REPOSITORY, tagged with the same git SHA (or finds it there already, since
-ECR tags are immutable, and reuses it only if it is the same image: the
-same config digest), and prints the pushed image by
+REPOSITORY, tagged <git-sha>-<first 12 hex of the image id> (ECR tags are
+immutable, so the tag names the content too; an image already there under
+that tag is reused only if it is the same image, the same config digest),
+and prints the pushed image by
 digest (REGISTRY/REPOSITORY@sha256:...) as the only line on stdout: deploy
 that, never a tag. Progress goes to stderr. In GitHub Actions, the step's
 outputs are image (that line), name (before the @) and digest (after it).
@@ -88,15 +89,15 @@ main() {
   "$engine" image inspect "$IMAGE_NAME:$tag" >/dev/null 2>&1 \
     || die "no local image $IMAGE_NAME:$tag; run scripts/build.sh first"
 
-  # ECR tags are immutable, so a dirty tree's image is also named by its
-  # content: <sha>-dirty alone would name the first dirty image ever pushed.
-  local remote_tag="$tag" id
-  if [[ "$tag" == *-dirty ]]; then
-    id="$("$engine" image inspect --format '{{.Id}}' "$IMAGE_NAME:$tag")" \
-      || die "cannot read the id of $IMAGE_NAME:$tag"
-    id="${id#sha256:}"
-    remote_tag="$tag-${id:0:12}"
-  fi
+  # ECR tags are immutable, so the tag names the content as well as the
+  # commit: <sha> alone would name the first image of that commit ever
+  # pushed, by hand at bootstrap (another machine's compilers, so other
+  # bytes) or by a dirty tree, and the release would find it taken.
+  local remote_tag id
+  id="$("$engine" image inspect --format '{{.Id}}' "$IMAGE_NAME:$tag")" \
+    || die "cannot read the id of $IMAGE_NAME:$tag"
+  id="${id#sha256:}"
+  remote_tag="$tag-${id:0:12}"
 
   local account registry remote
   if [[ "$DRY_RUN" == true && -z "${AWS_ACCOUNT_ID:-}" ]]; then
@@ -151,11 +152,11 @@ main() {
   pushed "$registry/$repository" "$digest"
 }
 
-# same_image_or_die ENGINE TAG REGION REPOSITORY REMOTE-TAG: a tag names a
-# commit, not content, so an image already under REMOTE-TAG (pushed from a
-# laptop, or by an earlier run) is reused only if it is the image just
-# built: the same config digest, which names every layer. Otherwise the
-# release would sign and attest an image it did not build.
+# same_image_or_die ENGINE TAG REGION REPOSITORY REMOTE-TAG: an image
+# already under REMOTE-TAG is reused only if it is the image just built: the
+# same config digest, which names every layer, not just the 12 hex of the
+# tag. Otherwise the release would sign and attest an image it did not
+# build.
 same_image_or_die() {
   local engine="$1" tag="$2" region="$3" repository="$4" remote_tag="$5" local_id remote_id
   local_id="$("$engine" image inspect --format '{{.Id}}' "$IMAGE_NAME:$tag")" \

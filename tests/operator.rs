@@ -815,10 +815,7 @@ fn push_of_a_dirty_tree_pushes_the_image_just_built() {
 }
 
 #[test]
-fn push_never_hands_on_another_image_under_this_commits_tag() {
-    // The commit's tag holds an image pushed from elsewhere (a laptop's
-    // build of the same commit): the release must not sign and attest it
-    // as its own.
+fn push_names_the_content_and_never_hands_on_another_image() {
     let op = Operator::new();
     let head = op.commit_all();
     let podman = op.dir.path().join("bin/podman");
@@ -826,20 +823,37 @@ fn push_never_hands_on_another_image_under_this_commits_tag() {
         ("AWS_ACCOUNT_ID", "123456789012"),
         ("CONTAINER_ENGINE", podman.to_str().unwrap()),
     ];
-    op.set("image-id", &"1".repeat(64));
+    // The bootstrap's image of this commit, built elsewhere, is in the
+    // registry: the release's own build gets a tag of its own.
+    op.set("image-id", &"2".repeat(64));
     op.set(
-        &format!("ecr/{head}"),
-        &format!("sha256:{}", "9".repeat(64)),
+        &format!("ecr/{head}-222222222222"),
+        &format!("sha256:{}", "2".repeat(64)),
     );
+    op.set("image-id", &"1".repeat(64));
+    let output = op.run("push.sh", &["sre-kata"], &env);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        op.log().contains("podman push --digestfile")
+            && op.log().contains(&format!(":{head}-111111111111")),
+        "{}",
+        op.log()
+    );
+
+    // Under its tag, another image (the same 12 hex, another config): the
+    // release must not sign and attest it as its own.
+    let tag = format!("ecr/{head}-111111111111");
+    op.set(
+        &tag,
+        &format!("sha256:{}11{}", "1".repeat(12), "9".repeat(50)),
+    );
+    op.clear_log();
     let output = op.run("push.sh", &["sre-kata"], &env);
     assert_one_line_error(&output, "as another image");
     assert!(String::from_utf8_lossy(&output.stdout).is_empty());
 
-    // The same image (a reproducible rebuild, or a rerun) is reused.
-    op.set(
-        &format!("ecr/{head}"),
-        &format!("sha256:{}", "1".repeat(64)),
-    );
+    // The same image (a rerun, or a reproducible rebuild) is reused.
+    op.set(&tag, &format!("sha256:{}", "1".repeat(64)));
     let output = op.run("push.sh", &["sre-kata"], &env);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
