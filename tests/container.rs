@@ -210,7 +210,11 @@ fn push_dry_run_prints_the_commands_for_this_image() {
     assert!(output.status.success(), "{commands}");
     assert!(output.stdout.is_empty(), "a dry run prints no digest");
     let registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
-    let remote = format!("{registry}/sre-kata:{tag}");
+    // The remote tag names the content too: <commit>-<12 hex of the id>.
+    let id = engine.inspect_image("{{.Id}}");
+    let id = id.trim_start_matches("sha256:");
+    let remote_tag = format!("{tag}-{}", &id[..12]);
+    let remote = format!("{registry}/sre-kata:{remote_tag}");
     let lines: Vec<&str> = commands.lines().collect();
     assert_eq!(lines.len(), 4, "{commands}");
     assert_eq!(
@@ -222,7 +226,7 @@ fn push_dry_run_prints_the_commands_for_this_image() {
     );
     assert!(
         lines[1].starts_with(&format!(
-            "aws ecr describe-images --region eu-west-1 --repository-name sre-kata --image-ids imageTag={tag} "
+            "aws ecr describe-images --region eu-west-1 --repository-name sre-kata --image-ids imageTag={remote_tag} "
         )),
         "an existing tag is looked up first: {}",
         lines[1]
