@@ -140,7 +140,7 @@ image_config() {
 }
 
 # build_image: the image, assembled here rather than by a builder, so that
-# it is the same bytes every time (image/config.json says why): one layer
+# it is the same bytes every time (docs/supply-chain.md says why): one layer
 # holding the binary, the filled-in config, and a docker-archive of the two
 # that the engine loads. The image id is the sha256 of the config.
 build_image() {
