@@ -142,6 +142,28 @@ impl Shared {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Waits for the writer until `done` holds or `deadline` passes; gives
+    /// the queue back, and whether `done` held.
+    fn wait_written<'q>(
+        &self,
+        mut queue: MutexGuard<'q, Queue>,
+        deadline: Instant,
+        done: impl Fn(&Queue) -> bool,
+    ) -> (MutexGuard<'q, Queue>, bool) {
+        while !done(&queue) {
+            let now = Instant::now();
+            if now >= deadline {
+                return (queue, false);
+            }
+            queue = self
+                .written
+                .wait_timeout(queue, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        (queue, true)
+    }
+
     /// The writer thread: takes whatever waits, writes it, and again.
     fn write_until_closed(&self) {
         let mut spare = Vec::with_capacity(BATCH_BYTES);
@@ -311,44 +333,25 @@ impl Logger {
     /// Takes no more lines, and waits up to `timeout` for those queued to be
     /// written. Returns false if they were not (stdout is stuck).
     pub fn finish(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
         let mut queue = self.shared.lock();
         queue.closed = true;
         self.shared.work.notify_one();
-        while !queue.finished {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            queue = self
-                .shared
-                .written
-                .wait_timeout(queue, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
+        self.shared
+            .wait_written(queue, Instant::now() + timeout, |q| q.finished)
+            .1
     }
 
     /// Waits up to `timeout` until every line queued so far is written;
     /// for tests that read the memory buffer.
     pub fn sync(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut queue = self.shared.lock();
+        let queue = self.shared.lock();
         self.shared.work.notify_one();
-        while !queue.pending.is_empty() || queue.writing {
-            let now = Instant::now();
-            if now >= deadline || queue.finished {
-                return queue.pending.is_empty();
-            }
-            queue = self
-                .shared
-                .written
-                .wait_timeout(queue, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
+        let (queue, _) = self
+            .shared
+            .wait_written(queue, Instant::now() + timeout, |q| {
+                (q.pending.is_empty() && !q.writing) || q.finished
+            });
+        queue.pending.is_empty()
     }
 
     fn write(&self, line: &[u8], urgency: Urgency) {

@@ -265,21 +265,8 @@ fn the_shipped_binary_stays_under_its_memory_bound_whatever_is_offered() {
         .find(|l| l["event"] == "start")
         .and_then(|l| l["max_connections"].as_u64())
         .expect("the start line names the cap") as usize;
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: both calls take a pointer to a live rlimit.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        limit.rlim_cur = limit.rlim_max;
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-    }
-    assert!(
-        limit.rlim_cur as usize > 3 * cap + 100,
-        "needs {} sockets",
-        3 * cap
-    );
+    let files = support::raise_own_file_limit();
+    assert!(files as usize > 3 * cap + 100, "needs {} sockets", 3 * cap);
 
     // Three times the cap, and every connection the server holds used once
     // (a used connection costs more than one that never sent a byte).

@@ -29,22 +29,6 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Raises this test process's open-file limit to its hard limit: the flood
-/// needs thousands of sockets.
-fn raise_own_file_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: both calls take a pointer to a live rlimit.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        limit.rlim_cur = limit.rlim_max;
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-    }
-    limit.rlim_cur
-}
-
 /// A connection whose receive buffer is 4 KiB from the start (set before
 /// `connect`, so the window it offers stays small): the server's answers
 /// back up after a few dozen.
@@ -172,7 +156,7 @@ fn clients_that_pipeline_and_never_read_hold_up_nobody() {
 #[test]
 fn a_flood_of_idle_connections_cannot_lock_new_clients_out() {
     let _serial = serial();
-    let own_limit = raise_own_file_limit();
+    let own_limit = support::raise_own_file_limit();
     let mut service = Service::start(&[]);
     let cap = service.wait_for_log(|l| l["event"] == "start")["max_connections"]
         .as_u64()

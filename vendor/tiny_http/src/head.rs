@@ -174,6 +174,18 @@ pub struct Head {
     /// No request may follow on the connection: `Connection: close`, or
     /// HTTP/1.0 without `keep-alive`.
     pub closes_connection: bool,
+    /// The header fields, in order: kept from the one parse, so reading a
+    /// field later parses nothing again.
+    pub fields: Vec<Field>,
+}
+
+/// Where a header field's name and trimmed value are in the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The name.
+    pub name: Range<usize>,
+    /// The value, without the whitespace around it.
+    pub value: Range<usize>,
 }
 
 /// What the bytes read so far hold.
@@ -221,39 +233,6 @@ pub fn parse(buf: &[u8]) -> Parse {
         Ok(head) => Parse::Complete(Head { len, ..head }),
         Err(reason) => Parse::Rejected(reason, Some(minor)),
     }
-}
-
-/// The header fields of a head [`parse`] accepted, as names and trimmed
-/// values, in order.
-pub fn fields(head: &[u8]) -> Vec<(&str, &str)> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut fields);
-    if request.parse(head).is_err() {
-        return Vec::new();
-    }
-    request
-        .headers
-        .iter()
-        .map(|field| {
-            // Checked to be ASCII when the head was accepted.
-            let value = std::str::from_utf8(trim(field.value)).unwrap_or_default();
-            (field.name, value)
-        })
-        .collect()
-}
-
-/// The trimmed value of the first field called `name` (any case) in a head
-/// [`parse`] accepted; nothing is allocated.
-pub fn field<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut request = httparse::Request::new(&mut fields);
-    request.parse(head).ok()?;
-    let value = request
-        .headers
-        .iter()
-        .find(|field| field.name.eq_ignore_ascii_case(name))?
-        .value;
-    std::str::from_utf8(trim(value)).ok()
 }
 
 /// The offsets of `part`, a slice of `buf`.
@@ -327,6 +306,13 @@ fn check(
         minor_version: minor,
         declares_body,
         closes_connection: close || (minor == 0 && !keep_alive),
+        fields: fields
+            .iter()
+            .map(|field| Field {
+                name: range_in(buf, field.name.as_bytes()),
+                value: range_in(buf, trim(field.value)),
+            })
+            .collect(),
     })
 }
 

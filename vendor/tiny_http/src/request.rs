@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use std::sync::Arc;
 
-use crate::head::{self, Head, Reason};
+use crate::head::{Field, Head, Reason};
 use crate::util::{Conn, Ticket};
 use crate::{HTTPVersion, Response, StatusCode};
 
@@ -50,6 +50,7 @@ pub struct Request {
     bytes: Vec<u8>,
     method: Range<usize>,
     target: Range<usize>,
+    fields: Vec<Field>,
 
     remote_addr: Option<SocketAddr>,
 
@@ -152,6 +153,7 @@ impl Request {
             bytes,
             method: head.method,
             target: head.target,
+            fields: head.fields,
             remote_addr,
             http_version: HTTPVersion(1, head.minor_version),
             declares_body: head.declares_body,
@@ -185,13 +187,20 @@ impl Request {
     /// The value of the first header field called `name` (any case), with
     /// the whitespace around it trimmed (sre-kata patch).
     pub fn header(&self, name: &str) -> Option<&str> {
-        head::field(&self.bytes, name)
+        self.headers()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
     }
 
     /// Every header field, as name and value, in order (sre-kata patch: read
     /// from the head as it arrived).
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        head::fields(&self.bytes).into_iter()
+        self.fields.iter().map(move |field| {
+            (
+                self.text(field.name.clone()),
+                self.text(field.value.clone()),
+            )
+        })
     }
 
     /// Returns the HTTP version of the request.
