@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/test.sh [--advisories] [--help]
+Usage: scripts/test.sh [--advisories | --online-audits] [--help]
 
 Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
@@ -24,6 +24,12 @@ Python tools install into .venv from scripts/requirements-tools.txt.
   --advisories   only check the dependencies against the RustSec advisory
                  database (cargo deny check advisories); it needs the
                  network, so CI runs it as its own job (ci.yml)
+  --online-audits
+                 only run zizmor over .github with its online audits too
+                 (impostor-commit, ref-version-mismatch, known-vulnerable-
+                 actions...): they ask GitHub, so they need the network
+                 and a token in GH_TOKEN; ci.yml runs it with the
+                 workflow's own
 
 Without podman or docker the container checks are skipped, and without
 terraform its fmt check; the summary says so. With CI=true, missing tools are installed (apt-get) and nothing is
@@ -109,10 +115,21 @@ advisory_checks() {
   step "cargo deny: advisories" cargo deny --locked check advisories
 }
 
+# online_audits: zizmor with a GitHub token runs its online audits as well
+# as the offline ones test.sh runs: a pin that is no commit of its action
+# (impostor-commit) or not the commit of the tag its comment names
+# (ref-version-mismatch) fails at medium severity or above.
+online_audits() {
+  [[ -n "${GH_TOKEN:-}" ]] || die "GH_TOKEN is not set; zizmor's online audits ask GitHub's API (in ci.yml: the workflow's github.token)"
+  tools_venv
+  step "zizmor, online audits included" zizmor --min-severity medium "$REPO_ROOT/.github"
+}
+
 main() {
   case "${1:-}" in
     -h | --help) usage; return 0 ;;
     --advisories) cd "$REPO_ROOT"; advisory_checks; return 0 ;;
+    --online-audits) cd "$REPO_ROOT"; online_audits; return 0 ;;
     "") ;;
     *) die "unknown argument '$1'; try --help" ;;
   esac

@@ -9,7 +9,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 17] = [
+const SCRIPTS: [&str; 18] = [
     "bench.sh",
     "fuzz.sh",
     "soak.sh",
@@ -27,6 +27,7 @@ const SCRIPTS: [&str; 17] = [
     "github-setup.sh",
     "sign.sh",
     "rebuild.sh",
+    "verify-actions.sh",
 ];
 
 fn repo() -> &'static Path {
@@ -644,4 +645,98 @@ fn release_tag_names_the_release_after_the_version_and_run() {
     assert_one_line_error(&by_tag, "by digest");
     let outside_actions = script(repo(), "release-tag.sh", &["--dry-run", DIGEST], &env[..1]);
     assert_one_line_error(&outside_actions, "GITHUB_REPOSITORY is not set");
+}
+
+/// A repository with one commit, tagged `light` (lightweight) and
+/// `annotated` (a tag object), as GitHub serves an action's; returns the
+/// commit.
+fn tagged_repository(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    support::git(dir, &["init", "--quiet"]);
+    std::fs::write(dir.join("action.yml"), "runs:\n  using: node24\n").unwrap();
+    support::git(dir, &["add", "."]);
+    support::git(dir, &["commit", "--quiet", "-m", "v1"]);
+    support::git(dir, &["tag", "light"]);
+    support::git(dir, &["tag", "-a", "annotated", "-m", "a tag object"]);
+    support::git(dir, &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn verify_actions_accepts_only_the_commit_each_tag_names_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = dir.path().join("github");
+    let commit = tagged_repository(&server.join("owner/action"));
+    // An action that pins another inside its own action.yml, served as
+    // raw.githubusercontent.com serves it.
+    let raw = dir.path().join("raw");
+    let inner = raw.join("owner/composite").join(&commit);
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::write(
+        inner.join("action.yml"),
+        format!("runs:\n  steps:\n    - uses: owner/action@{commit} # light\n"),
+    )
+    .unwrap();
+    tagged_repository(&server.join("owner/composite"));
+    let composite = support::git(&server.join("owner/composite"), &["rev-parse", "HEAD"]);
+    let wrong = "0".repeat(40);
+    let run = |lines: &str| {
+        let list = dir.path().join("pins.txt");
+        std::fs::write(&list, lines).unwrap();
+        script(
+            repo(),
+            "verify-actions.sh",
+            &[list.to_str().unwrap()],
+            &[
+                ("PATH", "/usr/bin:/bin"),
+                ("GITHUB_SERVER_URL", server.to_str().unwrap()),
+                ("RAW_SERVER", &format!("file://{}", raw.display())),
+            ],
+        )
+    };
+    let good = format!(
+        "# comment\nowner/action light {commit} 2026-12-06\n\
+         owner/action annotated {commit} 2026-12-06\n\
+         owner/composite light {composite} 2026-12-06\n\
+         owner/action light {commit} 2026-12-06 via owner/composite\n"
+    );
+    let output = run(&good);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        4,
+        "{stdout}"
+    );
+
+    // A SHA of the right shape that is not the tag's commit, a tag that
+    // does not exist, and an inner pin the parent does not make.
+    for (bad, why) in [
+        (
+            format!("owner/action light {wrong} 2026-12-06\n"),
+            "the tag is",
+        ),
+        (
+            format!("owner/action v9.9.9 {commit} 2026-12-06\n"),
+            "no such tag",
+        ),
+        (
+            format!(
+                "owner/composite light {composite} 2026-12-06\n\
+                 owner/action annotated {wrong} 2026-12-06 via owner/composite\n"
+            ),
+            "the tag is",
+        ),
+    ] {
+        let output = run(&bad);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{bad}: {stdout}");
+        assert!(
+            stdout.contains("FAIL") && stdout.contains(why),
+            "{bad}: {stdout}"
+        );
+    }
 }

@@ -74,8 +74,49 @@ fn id_token_is_granted_only_where_an_aws_role_is_assumed() {
     }
 }
 
-#[test]
-fn every_action_is_pinned_by_commit_with_its_version_noted() {
+/// One verified pin: `action@commit # tag`, from .github/pinned-actions.txt.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct Pin {
+    action: String,
+    commit: String,
+    tag: String,
+}
+
+/// The pins verified upstream, and those pinned inside other actions
+/// (marked `via`), which no workflow names itself.
+fn verified_pins() -> (Vec<Pin>, Vec<Pin>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/pinned-actions.txt");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.is_empty() || fields[0].starts_with('#') {
+            continue;
+        }
+        assert!(
+            fields.len() == 4 || (fields.len() == 6 && fields[4] == "via"),
+            "ACTION TAG COMMIT DATE [via ACTION]: {line}"
+        );
+        let pin = Pin {
+            action: fields[0].to_owned(),
+            tag: fields[1].to_owned(),
+            commit: fields[2].to_owned(),
+        };
+        assert!(
+            pin.commit.len() == 40 && pin.commit.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{line}"
+        );
+        if fields.len() == 6 {
+            theirs.push(pin);
+        } else {
+            ours.push(pin);
+        }
+    }
+    (ours, theirs)
+}
+
+/// Every `uses:` of every workflow, as written.
+fn used_pins() -> Vec<(String, Pin)> {
+    let mut used = Vec::new();
     for (name, text, _) in workflows() {
         for line in text.lines().filter(|l| {
             l.trim_start().starts_with("- uses:") || l.trim_start().starts_with("uses:")
@@ -84,16 +125,52 @@ fn every_action_is_pinned_by_commit_with_its_version_noted() {
             let (action, rest) = reference
                 .split_once('@')
                 .unwrap_or_else(|| panic!("{name}: {line}"));
-            let (sha, comment) = rest
+            let (commit, tag) = rest
                 .split_once(" # ")
                 .unwrap_or_else(|| panic!("{name}: no version comment: {line}"));
-            assert!(!action.is_empty());
-            assert!(
-                sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()),
-                "{name}: {line}"
-            );
-            assert!(comment.starts_with('v'), "{name}: {line}");
+            let tag = tag.split_whitespace().next().unwrap_or_default();
+            used.push((
+                name.clone(),
+                Pin {
+                    action: action.to_owned(),
+                    commit: commit.to_owned(),
+                    tag: tag.to_owned(),
+                },
+            ));
         }
+    }
+    used
+}
+
+#[test]
+fn every_action_is_pinned_to_the_commit_its_tag_names_upstream() {
+    // The list holds only pins checked in a mirror of each action's
+    // repository (git rev-parse TAG^{commit}); scripts/verify-actions.sh
+    // checks it against GitHub in ci.yml. A SHA of the right shape proves
+    // nothing: GitHub fails a job whose pin is not in the action's
+    // repository before its first step.
+    let (ours, theirs) = verified_pins();
+    let used = used_pins();
+    for (name, pin) in &used {
+        assert!(
+            ours.contains(pin),
+            "{name}: {}@{} # {} is not a verified pin (.github/pinned-actions.txt)",
+            pin.action,
+            pin.commit,
+            pin.tag
+        );
+    }
+    for pin in &ours {
+        assert!(
+            used.iter().any(|(_, p)| p == pin),
+            "{pin:?} is listed but no workflow uses it: drop it from the list"
+        );
+    }
+    for pin in &theirs {
+        assert!(
+            !used.iter().any(|(_, p)| p.action == pin.action),
+            "{pin:?} is pinned by another action; a workflow using it needs its own line"
+        );
     }
 }
 
@@ -341,5 +418,60 @@ fn a_release_is_signed_attested_and_its_sbom_published_and_deploys_check_the_sig
                 );
             }
         }
+    }
+}
+
+#[test]
+fn a_scheduled_run_never_cancels_the_checks_of_a_push() {
+    let all = workflows();
+    let ci = &all.iter().find(|(n, _, _)| n == "ci.yml").unwrap().2;
+    // One group per event and ref: the Monday run on main and a push to
+    // main never share one, and only a pull request's newer push cancels.
+    assert_eq!(
+        ci["concurrency"]["group"],
+        "ci-${{ github.event_name }}-${{ github.ref }}"
+    );
+    assert_eq!(
+        ci["concurrency"]["cancel-in-progress"],
+        "${{ github.event_name == 'pull_request' }}"
+    );
+}
+
+#[test]
+fn ci_checks_the_pins_against_github_and_runs_zizmors_online_audits() {
+    let all = workflows();
+    let ci = &all.iter().find(|(n, _, _)| n == "ci.yml").unwrap().2;
+    let job = &ci["jobs"]["actions"];
+    assert!(step_index(job, runs("./scripts/verify-actions.sh")).is_some());
+    let audits = &steps(job)[step_index(job, runs("./scripts/test.sh --online-audits")).unwrap()];
+    assert_eq!(audits["env"]["GH_TOKEN"], "${{ github.token }}");
+    // The token reads public data only.
+    assert_eq!(
+        job["permissions"],
+        serde_yaml::from_str::<Value>("contents: read").unwrap()
+    );
+}
+
+#[test]
+fn dependabot_watches_every_pinned_dependency() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/dependabot.yml");
+    let yaml: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let updates = yaml["updates"].as_sequence().unwrap();
+    let watched = |ecosystem: &str, dir: &str| {
+        updates.iter().any(|u| {
+            u["package-ecosystem"] == ecosystem
+                && (u["directory"] == dir
+                    || u["directories"]
+                        .as_sequence()
+                        .is_some_and(|d| d.iter().any(|d| d == dir)))
+        })
+    };
+    assert!(watched("cargo", "/"));
+    assert!(watched("cargo", "/fuzz"));
+    assert!(watched("github-actions", "/"));
+    assert!(watched("terraform", "/infra/stacks/*"));
+    assert!(watched("pip", "/scripts"), "scripts/requirements-tools.txt");
+    for update in updates {
+        assert_eq!(update["cooldown"]["default-days"], 7, "{update:?}");
     }
 }
