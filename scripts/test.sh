@@ -22,8 +22,9 @@ Runs every check of the repository and stops at the first failure:
 Python tools install into .venv from scripts/requirements-tools.txt.
 
   --advisories   only check the dependencies against the RustSec advisory
-                 database (cargo deny check advisories); it needs the
-                 network, so CI runs it as its own job (ci.yml)
+                 database (cargo deny check advisories), and our fork of
+                 tiny_http against upstream's (scripts/upstream-advisories.sh);
+                 it needs the network, so CI runs it as its own job (ci.yml)
   --online-audits
                  only run zizmor over .github with its online audits too
                  (impostor-commit, ref-version-mismatch, known-vulnerable-
@@ -113,6 +114,9 @@ advisory_checks() {
   need cargo "install Rust with rustup (https://rustup.rs), then open a new shell"
   install_cargo_tool cargo-deny "$CARGO_DENY_VERSION"
   step "cargo deny: advisories" cargo deny --locked check advisories
+  # cargo deny skips path dependencies: our fork of tiny_http is followed
+  # against upstream's advisories, in the database cargo deny just fetched.
+  step "upstream's advisories for our forks" "$REPO_ROOT/scripts/upstream-advisories.sh"
 }
 
 # online_audits: zizmor with a GitHub token runs its online audits as well
