@@ -413,11 +413,76 @@ fn the_waf_takes_every_spelling_of_the_services_host_as_its_own() {
     assert!(patterns[0].len() <= 512, "WAF's limit on a regex_string");
 }
 
+/// One image in a simulated repository: its tags, and when it was pushed.
+struct Image {
+    tags: Vec<String>,
+    pushed: usize,
+}
+
+/// ECR's lifecycle evaluation, as its user guide states it ("Lifecycle
+/// policy evaluation rules"): each rule selects images by tag; with
+/// imageCountMoreThan it sorts them newest first and marks those beyond
+/// the count; an image is expired by exactly one rule or none, and an
+/// image a higher-priority rule selected is never expired by a lower one.
+/// Whether a lower rule still counts those images is not stated
+/// ("can still identify them as if they haven't been expired"), so both
+/// readings are simulated. Returns which images survive.
+fn lifecycle_survivors(
+    rules: &[serde_json::Value],
+    images: &[Image],
+    lower_rules_count_seen: bool,
+) -> Vec<bool> {
+    let selects =
+        |selection: &serde_json::Value, image: &Image| match selection["tagStatus"].as_str() {
+            Some("any") => true,
+            Some("untagged") => image.tags.is_empty(),
+            Some("tagged") => selection["tagPrefixList"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| {
+                    image
+                        .tags
+                        .iter()
+                        .any(|t| t.starts_with(p.as_str().unwrap()))
+                }),
+            other => panic!("tagStatus {other:?}"),
+        };
+    let mut rules: Vec<&serde_json::Value> = rules.iter().collect();
+    rules.sort_by_key(|r| r["rulePriority"].as_u64().unwrap());
+    let mut seen = vec![false; images.len()];
+    let mut expired = vec![false; images.len()];
+    for rule in rules {
+        let selection = &rule["selection"];
+        let mut chosen: Vec<usize> = (0..images.len())
+            .filter(|&i| selects(selection, &images[i]))
+            .filter(|&i| lower_rules_count_seen || !seen[i])
+            .collect();
+        chosen.sort_by_key(|&i| std::cmp::Reverse(images[i].pushed));
+        if selection["countType"] == "imageCountMoreThan" {
+            let keep = selection["countNumber"].as_u64().unwrap() as usize;
+            for &i in chosen.iter().skip(keep) {
+                if !seen[i] {
+                    expired[i] = true;
+                }
+            }
+        }
+        for &i in &chosen {
+            seen[i] = true;
+        }
+    }
+    expired.iter().map(|e| !e).collect()
+}
+
 #[test]
-fn ecr_keeps_the_images_recorded_as_good_whatever_is_pushed_after_them() {
+fn ecr_keeps_every_rollback_target_with_what_proves_it() {
     use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
     fn identity(args: FuncArgs) -> Result<hcl::Value, String> {
         Ok(args[0].clone())
+    }
+    fn max(args: FuncArgs) -> Result<hcl::Value, String> {
+        let numbers: Vec<u64> = args.iter().map(|a| a.as_u64().unwrap()).collect();
+        Ok(hcl::Value::from(*numbers.iter().max().unwrap()))
     }
     let path = repo().join("infra/modules/ecr/main.tf");
     let body: Body = hcl::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -425,47 +490,109 @@ fn ecr_keeps_the_images_recorded_as_good_whatever_is_pushed_after_them() {
         .into_iter()
         .find(|(kind, _)| *kind == "aws_ecr_lifecycle_policy")
         .expect("a lifecycle policy");
+    let (keep, keep_good) = (50, 10);
     let mut ctx = Context::new();
     ctx.declare_var(
         "var",
-        hcl::value!({ keep_images = 50, keep_good_images = 10, keep_signatures = 1000, untagged_expiry_days = 1 }),
+        hcl::value!({ keep_images = 50, keep_good_images = 10, untagged_expiry_days = 1 }),
     );
     ctx.declare_func(
         "jsonencode",
         FuncDef::builder().param(ParamType::Any).build(identity),
     );
+    ctx.declare_func(
+        "max",
+        FuncDef::builder()
+            .variadic_param(ParamType::Number)
+            .build(max),
+    );
     let value = attribute(policy, "policy").unwrap().evaluate(&ctx).unwrap();
-    let policy = serde_json::to_value(&value).unwrap();
-    let rules = policy["rules"].as_array().unwrap();
-    let priority = |wanted: &dyn Fn(&serde_json::Value) -> bool| {
-        rules
-            .iter()
-            .find(|r| wanted(&r["selection"]))
-            .map(|r| r["rulePriority"].as_u64().unwrap())
-    };
-    // scripts/last-good.sh tags what it records good-<digest>.
+    let rules = serde_json::to_value(&value).unwrap()["rules"]
+        .as_array()
+        .unwrap()
+        .clone();
+
+    // What scripts/last-good.sh tags, and what cosign names.
     let script = std::fs::read_to_string(repo().join("scripts/last-good.sh")).unwrap();
-    assert!(script.contains("tag=\"good-${digest#sha256:}\""));
-    // An image a rule selects by tag is never expired by a later rule
-    // (ECR's lifecycle evaluation), so the good ones must come first.
-    let good = priority(&|s| s["tagPrefixList"] == serde_json::json!(["good-"]))
-        .expect("a rule for the good- images");
-    let any = priority(&|s| s["tagStatus"] == "any").expect("a rule for any image");
-    assert!(good < any, "good-: {good}, any: {any}");
-    // cosign's signatures and attestations (sha256-<digest>.sig, .att) are
-    // images too: chosen before "any", so they never expire before their
-    // images; and "any" still counts them, so it keeps three per release.
-    let signatures = priority(&|s| s["tagPrefixList"] == serde_json::json!(["sha256-"]))
-        .expect("a rule for the signatures");
-    assert!(signatures < any, "sha256-: {signatures}, any: {any}");
-    let kept = rules
-        .iter()
-        .find(|r| r["selection"]["tagStatus"] == "any")
-        .map(|r| r["selection"]["countNumber"].clone())
+    for tag in [
+        "\"good-$hex\"",
+        "\"good-$hex.$kind\"",
+        "\"imageTag=sha256-$hex.$kind\"",
+    ] {
+        assert!(script.contains(tag), "last-good.sh no longer tags {tag}");
+    }
+
+    // A history: 400 releases, each an image, its .sig and its .att; the
+    // releases recorded as good get good- tags on all three. Some stretches
+    // have no good release at all (failed releases, or ones never deployed).
+    let good = |release: usize| release < 150 && release % 3 == 0 || (200..210).contains(&release);
+    let releases = 400;
+    let mut images = Vec::new();
+    for r in 0..releases {
+        let hex = format!("{r:064x}");
+        for (kind, offset) in [("", 0), (".sig", 1), (".att", 2)] {
+            let mut tags = vec![if kind.is_empty() {
+                format!("commit{r}-{}", &hex[..12])
+            } else {
+                format!("sha256-{hex}{kind}")
+            }];
+            if good(r) {
+                tags.push(format!("good-{hex}{kind}"));
+            }
+            images.push(Image {
+                tags,
+                pushed: 3 * r + offset,
+            });
+        }
+    }
+    for lower_rules_count_seen in [true, false] {
+        let alive = lifecycle_survivors(&rules, &images, lower_rules_count_seen);
+        let whole = |r: usize| (0..3).all(|k| alive[3 * r + k]);
+        // Rollback to any of the newest keep_images releases, verified.
+        for r in releases - keep..releases {
+            assert!(whole(r), "release {r}, one of the newest {keep}");
+        }
+        // Every good release among the newest max(keep, keep_good) good
+        // ones, however old: the newest keep_good of them at least.
+        let goods: Vec<usize> = (0..releases).rev().filter(|&r| good(r)).collect();
+        for &r in goods.iter().take(keep.max(keep_good)) {
+            assert!(whole(r), "good release {r} ({lower_rules_count_seen})");
+        }
+        // Nothing is kept for ever: old releases go, with their signatures.
+        assert!(!alive[0] && !alive[3 * 151] && !alive[3 * 151 + 1]);
+        let kept = alive.iter().filter(|a| **a).count();
+        assert!(
+            kept <= 3 * (keep + keep.max(keep_good)) + 2 * keep,
+            "{kept} images kept"
+        );
+    }
+}
+
+#[test]
+fn ecr_tags_are_immutable_but_cosigns_signature_tags() {
+    let text = std::fs::read_to_string(repo().join("infra/modules/ecr/main.tf")).unwrap();
+    assert!(text.contains("image_tag_mutability = \"IMMUTABLE_WITH_EXCLUSION\""));
+    let body: Body = hcl::from_str(&text).unwrap();
+    let (_, repository) = blocks(&body, "resource")
+        .into_iter()
+        .find(|(kind, _)| *kind == "aws_ecr_repository")
         .unwrap();
-    assert_eq!(kept, serde_json::json!(150), "3 x keep_images");
-    let sign = std::fs::read_to_string(repo().join("scripts/sign.sh")).unwrap();
-    assert!(sign.contains("sha256-<digest>.sig"));
+    let filters = repository
+        .body()
+        .blocks()
+        .find(|b| {
+            b.identifier() == "dynamic"
+                && b.labels()[0].as_str() == "image_tag_mutability_exclusion_filter"
+        })
+        .expect("exclusion filters");
+    let listed = attribute(filters, "for_each").unwrap().to_string();
+    // Exactly cosign's two tags: a release's own tag and its good- tags
+    // must never move.
+    assert!(
+        listed.contains("\"sha256-*.sig\"") && listed.contains("\"sha256-*.att\""),
+        "{listed}"
+    );
+    assert_eq!(listed.matches('"').count(), 4, "{listed}");
 }
 
 /// Every CloudWatch Logs filter pattern uses only documented JSON forms: a
@@ -485,5 +612,27 @@ fn metric_filter_patterns_use_only_documented_forms() {
             .match_indices(" EXISTS")
             .any(|(at, _)| !pattern[..at].ends_with(" NOT"));
         assert!(!bare_exists, "{pattern}");
+    }
+}
+
+#[test]
+fn what_terraform_writes_on_an_operators_machine_leaves_the_tree_clean() {
+    // push.sh refuses a dirty tree: bootstrap.sh and the first deploy must
+    // not dirty it (lock files are not committed: .gitignore says why).
+    for path in [
+        "infra/bootstrap/.terraform.lock.hcl",
+        "infra/bootstrap/terraform.tfstate",
+        "infra/bootstrap/bootstrap.tfplan",
+        "infra/stacks/registry/.terraform.lock.hcl",
+        "infra/stacks/registry/.terraform/terraform.tfstate",
+        "infra/stacks/ecs-express/deploy.tfplan",
+        "infra/stacks/apprunner/.terraform.lock.hcl",
+    ] {
+        let ignored = std::process::Command::new("git")
+            .args(["check-ignore", "--quiet", "--no-index", path])
+            .current_dir(repo())
+            .status()
+            .unwrap();
+        assert!(ignored.success(), "{path} is not ignored");
     }
 }

@@ -705,7 +705,22 @@ fn functions() -> Context<'static> {
             .variadic_param(ParamType::array_of(ParamType::Any))
             .build(concat),
     );
+    ctx.declare_func(
+        "max",
+        FuncDef::builder()
+            .variadic_param(ParamType::Number)
+            .build(max),
+    );
     ctx
+}
+
+fn max(args: FuncArgs) -> Result<Value, String> {
+    args.iter()
+        .map(|a| a.as_f64().ok_or("max of a non-number"))
+        .try_fold(f64::MIN, |m, n| n.map(|n| m.max(n)))
+        .and_then(|m| hcl::Number::from_f64(m).ok_or("max: not a number"))
+        .map(Value::Number)
+        .map_err(str::to_owned)
 }
 
 fn merge(args: FuncArgs) -> Result<Value, String> {

@@ -13,7 +13,7 @@ output "alarm_arns" {
 }
 
 output "has_subscriptions" {
-  description = "Whether the topic has a subscription managed here (refreshing one needs sns:GetSubscriptionAttributes, which takes no resource)."
+  description = "Whether the topic has a subscription managed here (refreshing one needs sns:GetSubscriptionAttributes, authorized against the topic: infra/permissions/calls.yaml)."
   value       = var.alarm_email != null
 }
 

@@ -47,6 +47,10 @@ locals {
     "${local.bucket}/${stack}/terraform.tfstate.tflock",
   ]])
   locks = [for stack in keys(local.stacks) : "${local.bucket}/${stack}/terraform.tfstate.tflock"]
+  # scripts/last-good.sh retire: each stack's last good image, and where a
+  # teardown moves it.
+  last_good         = [for stack in keys(local.stacks) : "${local.bucket}/${stack}/last-good-image"]
+  retired_last_good = [for stack in keys(local.stacks) : "${local.bucket}/${stack}/last-good-image.retired"]
 
   role_arns            = [for r in flatten([for s in values(local.stacks) : concat(s.inline_policies, s.attached)]) : "${local.arn}:iam::${local.account}:role/${r}"]
   inline_policy_roles  = [for r in flatten([for s in values(local.stacks) : s.inline_policies]) : "${local.arn}:iam::${local.account}:role/${r}"]
@@ -90,6 +94,20 @@ data "aws_iam_policy_document" "destroy" {
     sid       = "ReleaseTheLocks"
     actions   = ["s3:DeleteObject"]
     resources = local.locks
+  }
+
+  # After the destroy, the stack's last good image is moved aside: a copy
+  # (read the record, write the retired one), then a delete of the record.
+  statement {
+    sid       = "ReadAndRemoveTheLastGoodImages"
+    actions   = ["s3:GetObject", "s3:DeleteObject"]
+    resources = local.last_good
+  }
+
+  statement {
+    sid       = "WriteTheRetiredLastGoodImages"
+    actions   = ["s3:PutObject"]
+    resources = local.retired_last_good
   }
 
   statement {

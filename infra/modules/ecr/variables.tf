@@ -9,7 +9,7 @@ variable "name" {
 }
 
 variable "keep_images" {
-  description = "How many images to keep, newest first. Rollback can only go back this far."
+  description = "How many releases to keep (each with its signature and SBOM attestation), newest first. A rollback to a digest can go back this far."
   type        = number
   default     = 50
 
@@ -20,24 +20,13 @@ variable "keep_images" {
 }
 
 variable "keep_good_images" {
-  description = "How many images recorded as good (tagged good-<digest> by scripts/last-good.sh) to keep, newest first, beyond keep_images."
+  description = "How many releases recorded as good (scripts/last-good.sh tags them good-<digest>) are kept at least, newest first, however many pushes follow them. Every good one among the newest keep_images is kept too."
   type        = number
   default     = 10
 
   validation {
     condition     = var.keep_good_images >= 1 && var.keep_good_images <= 100 && floor(var.keep_good_images) == var.keep_good_images
-    error_message = "Keep 1 to 100 good images: the last good one is the rollback target."
-  }
-}
-
-variable "keep_signatures" {
-  description = "How many cosign signatures and attestations (tags sha256-<digest>.sig and .att, two per release) to keep, newest first. Keep more than twice keep_images plus keep_good_images, so that every image kept stays verifiable."
-  type        = number
-  default     = 1000
-
-  validation {
-    condition     = var.keep_signatures >= 2 * (var.keep_images + var.keep_good_images) && var.keep_signatures <= 10000 && floor(var.keep_signatures) == var.keep_signatures
-    error_message = "Keep at least two signatures and attestations per image kept (2 x (keep_images + keep_good_images)), and at most 10000."
+    error_message = "Keep 1 to 100 good releases: the last good one is the rollback target."
   }
 }
 
