@@ -18,23 +18,53 @@ With administrator credentials, once per account and region:
      again later.
   2. applies infra/stacks/registry with its committed terraform.tfvars: set
      github_repository there to your repository first.
-It prints \`export TF_STATE_BUCKET=...\` on stdout, to paste into your shell.
+It prints \`export TF_STATE_BUCKET=...\` on stdout. The other scripts
+derive the same name from the signed-in account and the region, so the
+line is needed only where those differ.
 
 Needs terraform, AWS_REGION (or AWS_DEFAULT_REGION) and AWS credentials.
 
   --dry-run        print the commands instead of running them
   --auto-approve   apply without asking
+
+Each stack is planned, shown, and applied exactly as planned once you
+answer yes. A SIGINT or SIGTERM (Ctrl-C) is passed on to terraform once:
+it stops cleanly and releases the state lock.
 USAGE
 }
 
+# apply_stack DIR ARGS...: plans DIR, asks (unless --auto-approve), and
+# applies exactly that plan. Terraform never reads the terminal: it runs
+# supervised (lib.sh), so a Ctrl-C stops it cleanly, lock released.
+apply_stack() {
+  local dir="$1" plan="bootstrap.tfplan" status=0 answer
+  shift
+  if [[ "$DRY_RUN" == true ]]; then
+    run terraform -chdir="$dir" plan -input=false -lock-timeout="$LOCK_TIMEOUT" -out="$plan" "$@"
+    run terraform -chdir="$dir" apply -input=false -lock-timeout="$LOCK_TIMEOUT" "$plan"
+    return 0
+  fi
+  supervised terraform -chdir="$dir" plan -input=false -lock-timeout="$LOCK_TIMEOUT" -out="$plan" "$@" >&2 || status=$?
+  stop_if_signalled
+  ((status == 0)) || die "the plan of ${dir#"$REPO_ROOT/"} failed (above); nothing was applied"
+  if [[ "$AUTO_APPROVE" == false ]]; then
+    [[ -t 0 ]] || die "nothing to answer with: run it in a terminal, or pass --auto-approve"
+    read -r -p "Apply this plan to ${dir#"$REPO_ROOT/"}? Only 'yes' applies it: " answer
+    [[ "$answer" == yes ]] || die "not applied: the answer was not 'yes'"
+  fi
+  supervised terraform -chdir="$dir" apply -input=false -lock-timeout="$LOCK_TIMEOUT" "$plan" >&2 || status=$?
+  stop_if_signalled
+  rm -f "$dir/$plan"
+  ((status == 0)) || die "the apply of ${dir#"$REPO_ROOT/"} failed (above)"
+}
+
 main() {
-  # Without -auto-approve, apply asks; -input=false would make it refuse.
-  local approve=()
+  AUTO_APPROVE=false
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
       --dry-run) DRY_RUN=true ;;
-      --auto-approve) approve=(-input=false -auto-approve) ;;
+      --auto-approve) AUTO_APPROVE=true ;;
       *) die "unknown argument '$1'; try --help" ;;
     esac
     shift
@@ -46,7 +76,7 @@ main() {
 
   local bootstrap="$REPO_ROOT/infra/bootstrap" registry="$REPO_ROOT/infra/stacks/registry" bucket
   run terraform -chdir="$bootstrap" init -input=false >&2
-  run terraform -chdir="$bootstrap" apply "${approve[@]}" >&2
+  apply_stack "$bootstrap"
   if [[ "$DRY_RUN" == true ]]; then
     run terraform -chdir="$bootstrap" output -raw state_bucket
     bucket="sre-kata-tfstate-ACCOUNT-$region"
@@ -59,7 +89,7 @@ main() {
 
   run terraform -chdir="$registry" init -input=false -reconfigure \
     -backend-config="bucket=$bucket" -backend-config="region=$region" >&2
-  run terraform -chdir="$registry" apply "${approve[@]}" -var "state_bucket=$bucket" >&2
+  apply_stack "$registry" -var "state_bucket=$bucket"
   printf 'export TF_STATE_BUCKET=%s\n' "$bucket"
 }
 

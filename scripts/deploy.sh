@@ -7,11 +7,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/deploy.sh [--dry-run] [--first] [--allow-unsigned] <apprunner|ecs-express> <image-digest|last-good>
+Usage: scripts/deploy.sh [--dry-run] [--first] [--allow-unsigned] [--lock-timeout DURATION] <apprunner|ecs-express> <image-digest|last-good>
 
 Deploys IMAGE-DIGEST (REGISTRY/REPOSITORY@sha256:..., as scripts/push.sh
 prints it) with infra/stacks/<target> and its committed terraform.tfvars.
-\`last-good\` deploys the stack's last good image again: a rollback.
+\`last-good\` deploys the stack's last good image again: a rollback; on a
+stack that was torn down, the last good image it had.
 
 In order:
   0. checks the image's signature with cosign: it must be signed by this
@@ -22,10 +23,12 @@ In order:
   1. terraform init, then reads the state. It stops here if the state
      cannot be read, or if the stack has resources but its last good image
      (scripts/last-good.sh) cannot be read: a deploy never starts without
-     its rollback target. An empty state is a first deploy, which first
-     checks the prerequisites: App Runner access, or for ECS Express the
-     default VPC's subnets (unless terraform.tfvars gives subnets) and the
-     ECS service-linked role, created if missing.
+     its rollback target. An empty state is a first deploy (never in
+     GitHub Actions: the deploy role cannot create a stack), which checks
+     the prerequisites: App Runner access, or for ECS Express the default
+     VPC's subnets (unless terraform.tfvars gives subnets) and the ECS
+     service-linked role, created if missing. A last good image recorded
+     for a stack that is gone is retired first.
   2. ECS Express: looks up the load balancer Express Mode serves the service
      from, for the WAF; a first deploy applies once more to put the WAF in
      front of it. Moving the WAF takes an administrator: in GitHub Actions
@@ -38,9 +41,10 @@ In order:
   5. records the image as the stack's last good one.
 
 Needs terraform, the AWS CLI and cosign, and in the environment:
-  TF_STATE_BUCKET   the state bucket (scripts/bootstrap.sh prints it)
   AWS_REGION        the region (or AWS_DEFAULT_REGION)
   AWS credentials that may apply the stack
+  TF_STATE_BUCKET   the state bucket, if not the one scripts/bootstrap.sh
+                    made for this account and region (derived from them)
 In GitHub Actions, service_url goes to \$GITHUB_OUTPUT.
 
   --first     for a stack whose first deploy failed: it has resources
@@ -50,14 +54,23 @@ In GitHub Actions, service_url goes to \$GITHUB_OUTPUT.
               administrator's), so that a missing record is told apart
               from one that cannot be read.
   --allow-unsigned
-              skip the signature check, for the first bootstrap only: an
-              image pushed by hand before release.yml has signed anything
-              (or released before signing began). Refused in GitHub Actions.
+              skip the signature check, by hand only (refused in GitHub
+              Actions): for an image released before signing began, or a
+              build to try out. It is never recorded as the last good
+              image, since a rollback to it would be refused.
+  --lock-timeout DURATION
+              how long a plan or apply waits for the state lock (default
+              $LOCK_TIMEOUT, as terraform's -lock-timeout: 90s, 25m). The
+              rollback after a failed deploy step waits longer: the
+              terraform it interrupted may still be stopping.
   --dry-run   print the commands instead of running them; it assumes a
               stack that exists, since it cannot read the state
 
-A plan or apply waits up to 2 minutes for the state lock; a lock left by a
-run that was killed is named, with the command that clears it.
+SIGINT or SIGTERM (a cancelled or timed-out step, Ctrl-C) is passed on to
+a running plan or apply once, which stops cleanly and releases the state
+lock; then the script exits 130 or 143. In a workflow, run it with exec:
+the runner signals the step's shell alone. A lock still held after the
+wait is named, with the commands that clear it.
 USAGE
 }
 
@@ -68,28 +81,37 @@ tf() {
   run terraform -chdir="$STACK_DIR" "$@" >&2
 }
 
-# tf_locking plan|apply ARGS...: a terraform command that locks the state.
-# It waits up to 2 minutes for the lock; if the lock is still held, it
-# names the lock and the command that clears it. A run killed mid-apply
-# (a step timeout, a cancelled job) leaves its lock behind.
+# tf_locking plan|apply ARGS...: a terraform command that locks the state,
+# supervised: a signal to this script reaches it, once, and it releases the
+# lock before this script stops. It waits up to LOCK_TIMEOUT for the lock;
+# if the lock is still held, it names the lock and the commands that clear
+# it from a fresh clone.
 tf_locking() {
   local command="$1" errors status=0 id
   shift
   if [[ "$DRY_RUN" == true ]]; then
-    run terraform -chdir="$STACK_DIR" "$command" -lock-timeout=2m "$@"
+    run terraform -chdir="$STACK_DIR" "$command" -lock-timeout="$LOCK_TIMEOUT" "$@"
     return 0
   fi
   errors="$(mktemp)"
   # Terraform writes progress to stdout and only problems to stderr, so
   # stderr can be held back and shown after.
-  terraform -chdir="$STACK_DIR" "$command" -lock-timeout=2m "$@" >&2 2>"$errors" || status=$?
+  supervised terraform -chdir="$STACK_DIR" "$command" -lock-timeout="$LOCK_TIMEOUT" "$@" >&2 2>"$errors" || status=$?
   cat "$errors" >&2
+  stop_if_signalled
   if ((status != 0)) && grep -q 'Error acquiring the state lock' "$errors"; then
     id="$(grep -Eo 'ID: +[0-9a-f-]{36}' "$errors" | head -n 1 | awk '{print $2}')"
-    say "the $TARGET state is locked (by whom and since when: above). If that run is dead (a timeout or a cancelled job), and no other runs: terraform -chdir=infra/stacks/$TARGET force-unlock ${id:-<ID above>}"
+    say "the $TARGET state is still locked after $LOCK_TIMEOUT (by whom and since when: above). If that run is dead (killed, not stopped) and no other runs, clear it from a checkout of this repository: $(unlock_command "${id:-<ID above>}")"
   fi
   rm -f "$errors"
   return "$status"
+}
+
+# unlock_command ID: the commands that release lock ID, which work in a
+# fresh clone too (force-unlock needs the backend initialised first).
+unlock_command() {
+  printf 'terraform -chdir=infra/stacks/%s init -input=false -reconfigure -backend-config=bucket=%s -backend-config=region=%s && terraform -chdir=infra/stacks/%s force-unlock -force %s' \
+    "$TARGET" "$TF_STATE_BUCKET" "$REGION" "$TARGET" "$1"
 }
 
 # tf_read ARGS... : terraform on the stack for a value; under --dry-run it
@@ -242,7 +264,7 @@ plan_changes_only_the_service() {
 verify_signature() {
   local image="$1" repository identity errors
   if [[ "$ALLOW_UNSIGNED" == true ]]; then
-    say "WARNING: --allow-unsigned: deploying $image WITHOUT checking its signature. This is for the first bootstrap only; every later deploy must be an image release.yml built and signed."
+    say "WARNING: --allow-unsigned: deploying $image WITHOUT checking its signature. It will not be recorded as the last good image: a rollback needs a signed one."
     return 0
   fi
   repository="$(stack_setting "$TARGET" github_repository)"
@@ -257,7 +279,7 @@ verify_signature() {
     say "signed by $identity: $image"
     return 0
   }
-  die "refusing $image: it has no valid signature from $repository's release workflow on main (cosign: $(grep -v '^[[:space:]]*$' <<<"$errors" | tail -n 1)); deploy an image release.yml built and signed, or, for the first bootstrap only, pass --allow-unsigned"
+  die "refusing $image: it has no valid signature from $repository's release workflow on main (cosign: $(grep -v '^[[:space:]]*$' <<<"$errors" | tail -n 1)); deploy an image release.yml built and signed (a first deploy too: docs/deploy.md)"
 }
 
 plan_and_apply() {
@@ -296,10 +318,37 @@ rollback_target() {
   ((status == 0)) && return 0
   if [[ "$FIRST" == true && "$status" == 3 ]]; then
     return 0
+  elif [[ "$status" == 3 ]]; then
+    die "stopping before the plan: $TARGET has resources but no last good image was ever recorded (a first deploy that failed: scripts/deploy.sh --first $TARGET <image-digest>; a stack deployed before the record existed: scripts/last-good.sh adopt $TARGET)"
   elif [[ "$FIRST" == true ]]; then
-    die "stopping before the plan: --first needs the record to be missing, not unreadable; run it with credentials that may list s3://$TF_STATE_BUCKET (an administrator's)"
+    die "stopping before the plan: --first needs the record to be missing, not unreadable (above); run it with credentials that may list s3://$TF_STATE_BUCKET (an administrator's)"
   fi
-  die "stopping before the plan: $TARGET has resources but its last good image cannot be read (a first deploy that failed: scripts/deploy.sh --first $TARGET <image-digest>; a stack deployed before the record existed: scripts/last-good.sh adopt $TARGET)"
+  # 403 is S3's answer to a refused read and, to a caller that may not
+  # list the bucket, to a missing record too; a network error is neither.
+  die "stopping before the plan: the last good image of $TARGET cannot be read (above), and a deploy never starts without its rollback target. Check the credentials and the network and run it again; an administrator can tell a missing record from a refused one with scripts/last-good.sh get $TARGET (exit 3: missing)"
+}
+
+# first_deploy_target: for a stack whose state is empty, prints what
+# last-good deploys: the record left by a stack torn down by hand, else
+# the one the last teardown retired. Dies if there is neither.
+first_deploy_target() {
+  local image status=0
+  if image="$(last_good get "$TARGET" 2>/dev/null)"; then
+    printf '%s\n' "$image"
+    return 0
+  fi
+  image="$(last_good get --retired "$TARGET")" || status=$?
+  ((status == 0)) && { printf '%s\n' "$image"; return 0; }
+  ((status == 3)) && die "no last good image is recorded for $TARGET, whose state is empty, nor retired by a teardown: nothing to roll back to; deploy an image by digest"
+  die "the $TARGET state is empty and its retired last good image cannot be read (above); S3 answers 403 for a missing one too, unless the credentials may list the bucket (an administrator's)"
+}
+
+# retry_command IMAGE: this deploy again, as a first deploy, with the
+# options it was given, for a first deploy that stopped halfway.
+retry_command() {
+  local retry="scripts/deploy.sh --first"
+  [[ "$ALLOW_UNSIGNED" == false ]] || retry+=" --allow-unsigned"
+  printf "%s %s %s" "$retry" "$TARGET" "$1"
 }
 
 main() {
@@ -311,6 +360,11 @@ main() {
       --dry-run) DRY_RUN=true ;;
       --first) FIRST=true ;;
       --allow-unsigned) ALLOW_UNSIGNED=true ;;
+      --lock-timeout)
+        [[ "${2:-}" =~ ^[0-9]+[smh]$ ]] || die "--lock-timeout needs a duration such as 90s, 25m or 1h; try --help"
+        LOCK_TIMEOUT="$2"
+        shift
+        ;;
       -*) die "unknown option '$1'; try --help" ;;
       *) args+=("$1") ;;
     esac
@@ -328,10 +382,9 @@ main() {
 
   REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   [[ -n "$REGION" ]] || die "AWS_REGION is not set; export the region the service runs in"
-  [[ -n "${TF_STATE_BUCKET:-}" ]] || die "TF_STATE_BUCKET is not set; export the bucket scripts/bootstrap.sh printed"
   check_github_repository "$TARGET"
   if [[ "$ALLOW_UNSIGNED" == true && "${GITHUB_ACTIONS:-}" == true ]]; then
-    die "--allow-unsigned is for a person bootstrapping by hand, never for a workflow"
+    die "--allow-unsigned is for a person deploying by hand, never for a workflow"
   fi
   if [[ "$DRY_RUN" == false ]]; then
     need terraform "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
@@ -339,6 +392,8 @@ main() {
     [[ "$ALLOW_UNSIGNED" == true ]] \
       || need cosign "install cosign (https://docs.sigstore.dev/cosign/system_config/installation/) to check the image's signature"
   fi
+  TF_STATE_BUCKET="$(state_bucket "$REGION")"
+  export TF_STATE_BUCKET # for scripts/last-good.sh
   STACK_DIR="$REPO_ROOT/infra/stacks/$TARGET"
   # An image given by digest is checked before anything else runs.
   [[ "$image" == last-good ]] || verify_signature "$image"
@@ -352,9 +407,20 @@ main() {
   local first=false last_good=""
   if state_is_empty; then
     first=true
-    [[ "$image" != last-good ]] || die "no last good image is recorded for $TARGET, whose state is empty: nothing to roll back to"
+    # A deploy role may change the service, not create a stack.
+    [[ "${GITHUB_ACTIONS:-}" != true ]] \
+      || die "the $TARGET state is empty: the stack was never deployed, or was torn down. Its first deploy is an administrator's: scripts/deploy.sh $TARGET <image-digest> (or last-good after a teardown), docs/deploy.md"
+    if [[ "$image" == last-good ]]; then
+      image="$(first_deploy_target)"
+      say "the $TARGET state is empty: deploying its last good image again, $image, as a first deploy"
+      verify_signature "$image"
+    fi
     say "first deploy of $TARGET: nothing to roll back to; checking the prerequisites"
     "preflight_${TARGET//-/_}"
+    # A record that outlived its stack (a teardown by hand) is not this
+    # stack's: were this deploy to stop halfway, it must not decide what
+    # the next one rolls back to.
+    last_good retire "$TARGET"
   else
     last_good="$(rollback_target)"
     if [[ -n "$last_good" ]]; then
@@ -365,11 +431,11 @@ main() {
       first=true
       say "--first: no last good image was ever recorded for $TARGET; deploying without a rollback target"
     fi
-  fi
-  if [[ "$image" == last-good ]]; then
-    image="$last_good"
-    say "rolling back to $image"
-    verify_signature "$image"
+    if [[ "$image" == last-good ]]; then
+      image="$last_good"
+      say "rolling back to $image"
+      verify_signature "$image"
+    fi
   fi
 
   local lb=() address
@@ -384,7 +450,7 @@ main() {
   plan_and_apply "$image" "${lb[@]}"
   if [[ "$TARGET" == ecs-express && ${#lb[@]} == 0 ]]; then
     address="$(load_balancer)" \
-      || die "the service is deployed but Express Mode names no load balancer yet, so the WAF is not in front of it: run scripts/deploy.sh --first $TARGET $image again in a few minutes"
+      || die "the service is deployed but Express Mode names no load balancer yet, so the WAF is not in front of it: run $(retry_command "$image") again in a few minutes"
     say "first deploy: putting the web ACL in front of $address, the load balancer Express Mode made"
     plan_and_apply "$image" -var "load_balancer_arn=$address"
   fi
@@ -398,6 +464,11 @@ main() {
   [[ "$first" == true ]] && smoke+=(--fresh)
   "${smoke[@]}" "$url" >&2
   check_running "$image"
+  if [[ "$ALLOW_UNSIGNED" == true ]]; then
+    # The record holds only images a rollback can verify.
+    say "$TARGET runs $image, unsigned, which is never recorded as good: the last good image stays ${last_good:-unrecorded}"
+    return 0
+  fi
   last_good record "$TARGET" "$image"
 }
 

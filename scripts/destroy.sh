@@ -10,13 +10,21 @@ Usage: scripts/destroy.sh [--dry-run] <apprunner|ecs-express> --confirm <same ta
 
 Destroys everything infra/stacks/<target> created: the service, its WAF,
 alarms, keys and roles. The ECR repository, the images and the state bucket
-stay (docs/deploy.md, Teardown). --confirm must repeat the target.
+stay (docs/deploy.md, Teardown). --confirm must repeat the target. Then it
+retires the stack's last good image (scripts/last-good.sh retire), which
+described the stack that is gone: a new stack starts without one, and
+scripts/deploy.sh <target> last-good deploys the retired one again.
 
-Needs terraform, TF_STATE_BUCKET, AWS_REGION (or AWS_DEFAULT_REGION), and
+Needs terraform, the AWS CLI, AWS_REGION (or AWS_DEFAULT_REGION), and
 credentials that may delete the stack (the registry's destroy role, or an
-administrator). The stack's settings come from its terraform.tfvars.
+administrator). The state bucket is TF_STATE_BUCKET, or the one
+scripts/bootstrap.sh made for this account and region. The stack's
+settings come from its terraform.tfvars.
 
   --dry-run   print the commands instead of running them
+
+A SIGINT or SIGTERM (a cancelled workflow, Ctrl-C) is passed on to
+terraform once: it stops cleanly and releases the state lock.
 USAGE
 }
 
@@ -45,8 +53,9 @@ main() {
 
   local region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   [[ -n "$region" ]] || die "AWS_REGION is not set; export the region the service runs in"
-  [[ -n "${TF_STATE_BUCKET:-}" ]] || die "TF_STATE_BUCKET is not set; export the bucket scripts/bootstrap.sh printed"
   [[ "$DRY_RUN" == true ]] || need terraform "install Terraform 1.10 or newer (https://developer.hashicorp.com/terraform/install)"
+  TF_STATE_BUCKET="$(state_bucket "$region")"
+  export TF_STATE_BUCKET
 
   local stack="$REPO_ROOT/infra/stacks/$target" image="IMAGE_FROM_STATE"
   run terraform -chdir="$stack" init -input=false -reconfigure -backend-config="bucket=$TF_STATE_BUCKET" -backend-config="region=$region"
@@ -55,8 +64,20 @@ main() {
     image="$(terraform -chdir="$stack" output -raw image 2>/dev/null)" \
       || die "the $target stack has no deployed image in its state: nothing to destroy"
   fi
-  run terraform -chdir="$stack" destroy -input=false -auto-approve \
-    -var "image=$image" -var "state_bucket=$TF_STATE_BUCKET"
+  local destroy=(terraform -chdir="$stack" destroy -input=false -auto-approve -lock-timeout="$LOCK_TIMEOUT"
+    -var "image=$image" -var "state_bucket=$TF_STATE_BUCKET")
+  if [[ "$DRY_RUN" == true ]]; then
+    run "${destroy[@]}"
+  else
+    # A cancelled run stops terraform cleanly, lock released (lib.sh).
+    local status=0
+    supervised "${destroy[@]}" || status=$?
+    stop_if_signalled
+    ((status == 0)) || exit "$status"
+  fi
+  local last_good=("$REPO_ROOT/scripts/last-good.sh")
+  [[ "$DRY_RUN" == false ]] || last_good+=(--dry-run)
+  "${last_good[@]}" retire "$target"
 }
 
 main "$@"

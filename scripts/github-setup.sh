@@ -18,10 +18,17 @@ the GitHub CLI (gh, logged in with admin rights on it):
   - repository variables, read from terraform outputs, the credentials and
     the environment: AWS_REGION, AWS_ACCOUNT_ID, TF_STATE_BUCKET,
     DEPLOY_TARGET (the target given), ECR_REPOSITORY, AWS_PUSH_ROLE_ARN,
-    AWS_DESTROY_ROLE_ARN, AWS_DEPLOY_ROLE_ARN.
-Run it after the target's first deploy. It is safe to run again.
+    AWS_DESTROY_ROLE_ARN, and each deployed stack's own deploy role:
+    AWS_DEPLOY_ROLE_ARN_ECS_EXPRESS, AWS_DEPLOY_ROLE_ARN_APPRUNNER (a stack
+    with an empty state has none, and its variable is removed).
+Run it after scripts/bootstrap.sh: releases then build, push and sign, and
+deploy nothing until the target's first deploy (by an administrator, of
+such a signed image). Run it again after that first deploy, and after a
+stack is deployed or torn down. It is safe to run again.
 
-Needs gh, terraform, the AWS CLI, TF_STATE_BUCKET and AWS_REGION.
+Needs gh, terraform, the AWS CLI and AWS_REGION; the state bucket is
+TF_STATE_BUCKET, or the one scripts/bootstrap.sh made for this account and
+region.
 
   --reviewer LOGIN   a GitHub user who must approve a destroy (at least one)
   --dry-run          print the commands instead of running them
@@ -37,6 +44,20 @@ output() {
     terraform -chdir="$REPO_ROOT/infra/stacks/$1" output -raw "$2" \
       || die "cannot read the $2 output of infra/stacks/$1: deploy it first"
   fi
+}
+
+# deploy_role STACK: prints the stack's deploy role, or nothing if the
+# stack's state is empty (never deployed, or torn down).
+deploy_role() {
+  local resources
+  if [[ "$DRY_RUN" == true ]]; then
+    run terraform -chdir="$REPO_ROOT/infra/stacks/$1" state list
+    output "$1" deploy_role_arn
+    return 0
+  fi
+  resources="$(terraform -chdir="$REPO_ROOT/infra/stacks/$1" state list)" \
+    || die "cannot read the state of infra/stacks/$1 in s3://$TF_STATE_BUCKET"
+  [[ -z "$resources" ]] || output "$1" deploy_role_arn
 }
 
 init() {
@@ -126,7 +147,6 @@ main() {
   ((${#reviewers[@]} > 0)) || die "give at least one --reviewer LOGIN: a destroy must wait for a human"
   REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   [[ -n "$REGION" ]] || die "AWS_REGION is not set; export the region the service runs in"
-  [[ -n "${TF_STATE_BUCKET:-}" ]] || die "TF_STATE_BUCKET is not set; export the bucket scripts/bootstrap.sh printed"
   check_github_repository "$target"
   REPOSITORY="$(stack_setting "$target" github_repository)"
   if [[ "$DRY_RUN" == false ]]; then
@@ -135,10 +155,16 @@ main() {
     need aws "install the AWS CLI v2 (https://aws.amazon.com/cli/)"
   fi
 
+  TF_STATE_BUCKET="$(state_bucket "$REGION")"
+
   # Every value first, so that a failure leaves nothing half set.
+  local stack stacks=(ecs-express apprunner) roles=()
   init registry
-  init "$target"
-  local account push destroy deploy repository
+  for stack in "${stacks[@]}"; do
+    init "$stack"
+    roles+=("$(deploy_role "$stack")")
+  done
+  local account push destroy repository
   if [[ "$DRY_RUN" == true ]]; then
     run aws sts get-caller-identity --query Account --output text
     account="<account>"
@@ -149,7 +175,6 @@ main() {
   repository="$(output registry repository_name)"
   push="$(output registry push_role_arn)"
   destroy="$(output registry destroy_role_arn)"
-  deploy="$(output "$target" deploy_role_arn)"
 
   local ids=() login id
   for login in "${reviewers[@]}"; do
@@ -184,8 +209,22 @@ main() {
   variable ECR_REPOSITORY "$repository"
   variable AWS_PUSH_ROLE_ARN "$push"
   variable AWS_DESTROY_ROLE_ARN "$destroy"
-  variable AWS_DEPLOY_ROLE_ARN "$deploy"
-  printf 'github-setup: %s is set up to release to %s\n' "$REPOSITORY" "$target" >&2
+  local i name ready=false
+  for i in "${!stacks[@]}"; do
+    name="$(deploy_role_variable "${stacks[i]}")"
+    if [[ -n "${roles[i]}" ]]; then
+      variable "$name" "${roles[i]}"
+      [[ "${stacks[i]}" != "$target" ]] || ready=true
+    else
+      # A role of a stack torn down must not be assumed again.
+      run gh variable delete "$name" --repo "$REPOSITORY" >/dev/null 2>&1 || true
+    fi
+  done
+  if [[ "$ready" == true ]]; then
+    printf 'github-setup: %s is set up to release to %s\n' "$REPOSITORY" "$target" >&2
+  else
+    printf 'github-setup: %s is set up to build, push and sign releases; %s has not been deployed yet, so they deploy nothing: deploy a signed release by hand first (docs/deploy.md, step 5), then run this again\n' "$REPOSITORY" "$target" >&2
+  fi
 }
 
 main "$@"

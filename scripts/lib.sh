@@ -35,6 +35,81 @@ run() {
   fi
 }
 
+# supervised COMMAND...: runs COMMAND (a terraform that takes the state
+# lock) and waits for it, passing on the first INT or TERM this script gets.
+#
+# GitHub's runner stops a step (a timeout, a cancel) by signalling the
+# step's shell alone: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that
+# (actions/runner, ProcessInvoker.cs). A terraform child gets nothing, keeps
+# the state lock, and is killed at the job's end with the lock still held.
+# Terraform stops cleanly on one interrupt (INT or TERM alike: it finishes
+# or cancels what is in flight, writes the state, releases the lock) and
+# abandons everything on a second one, so exactly one is passed on, as INT;
+# later signals only say that the script is still waiting. If the runner
+# kills this script first, terraform finishes stopping on its own, and the
+# next step's -lock-timeout waits for the lock.
+#
+# COMMAND runs in a process group of its own (job control, set -m), so a
+# Ctrl-C at a terminal, which signals the whole foreground group, reaches it
+# once, through this script, not twice. It must not read the terminal:
+# give terraform -input=false. Returns COMMAND's status, and leaves the
+# signal's name in SUPERVISED_SIGNAL: call stop_if_signalled once the
+# command's output is shown.
+supervised() {
+  local status=0
+  SUPERVISED_PID="" SUPERVISED_NAME="$(basename "$1")" SUPERVISED_SIGNAL=""
+  # Trapped before the command starts, so that no signal falls between.
+  trap 'pass_on_signal INT' INT
+  trap 'pass_on_signal TERM' TERM
+  set -m
+  "$@" &
+  SUPERVISED_PID=$!
+  set +m
+  [[ -z "$SUPERVISED_SIGNAL" ]] || kill -INT "$SUPERVISED_PID" 2>/dev/null || true
+  # wait returns early (above 128) when a trapped signal arrives; only the
+  # command's own end counts.
+  while :; do
+    status=0
+    wait "$SUPERVISED_PID" || status=$?
+    if ((status > 128)) && kill -0 "$SUPERVISED_PID" 2>/dev/null; then
+      continue
+    fi
+    break
+  done
+  trap - INT TERM
+  return "$status"
+}
+
+# pass_on_signal NAME: supervised's trap.
+pass_on_signal() {
+  if [[ -z "$SUPERVISED_SIGNAL" ]]; then
+    SUPERVISED_SIGNAL="$1"
+    [[ -n "$SUPERVISED_PID" ]] || return 0 # supervised passes it on at start
+    printf '%s: SIG%s: asking %s (pid %s) to stop cleanly and release the state lock\n' \
+      "$SCRIPT" "$1" "$SUPERVISED_NAME" "$SUPERVISED_PID" >&2
+    kill -INT "$SUPERVISED_PID" 2>/dev/null || true
+  else
+    printf '%s: SIG%s: still waiting for %s (pid %s) to release the state lock; a second interrupt would make it abandon the lock\n' \
+      "$SCRIPT" "$1" "$SUPERVISED_NAME" "$SUPERVISED_PID" >&2
+  fi
+}
+
+# stop_if_signalled: after supervised, exits 130 (SIGINT) or 143 (SIGTERM)
+# if a signal stopped the command: the step was cancelled or timed out.
+stop_if_signalled() {
+  case "${SUPERVISED_SIGNAL:-}" in
+    INT) printf '%s: stopped by SIGINT, after %s ended\n' "$SCRIPT" "$SUPERVISED_NAME" >&2; exit 130 ;;
+    TERM) printf '%s: stopped by SIGTERM, after %s ended\n' "$SCRIPT" "$SUPERVISED_NAME" >&2; exit 143 ;;
+  esac
+}
+
+# The longest a terraform command waits for the state lock, unless a script
+# says otherwise (-lock-timeout). One deploy, rollback or destroy runs at a
+# time (the workflows' concurrency group), so a lock held longer is a run
+# that died, or one still stopping.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+LOCK_TIMEOUT=2m
+
 # github_output NAME VALUE: hands a value to later workflow steps (in
 # GitHub Actions; elsewhere, and under --dry-run, nothing).
 github_output() {
@@ -111,6 +186,29 @@ image_tag() {
   printf '%s\n' "$sha"
 }
 
+# state_bucket REGION: prints the bucket that holds the stacks' state:
+# TF_STATE_BUCKET if set, else the one scripts/bootstrap.sh makes for the
+# signed-in account and REGION, <name>-tfstate-<account>-<region> with
+# infra/bootstrap's default name. Set TF_STATE_BUCKET if you changed it.
+state_bucket() {
+  local region="$1" account
+  if [[ -n "${TF_STATE_BUCKET:-}" ]]; then
+    printf '%s\n' "$TF_STATE_BUCKET"
+  elif [[ "$DRY_RUN" == true ]]; then
+    run aws sts get-caller-identity --query Account --output text
+    printf '%s-tfstate-ACCOUNT-%s\n' "$STATE_BUCKET_NAME" "$region"
+  else
+    need aws "install the AWS CLI v2 (https://aws.amazon.com/cli/)"
+    account="$(aws sts get-caller-identity --query Account --output text 2>/dev/null)" \
+      && [[ "$account" =~ ^[0-9]{12}$ ]] \
+      || die "TF_STATE_BUCKET is not set, and the account to derive it from cannot be read: sign in to AWS, or export TF_STATE_BUCKET as scripts/bootstrap.sh printed it"
+    printf '%s-tfstate-%s-%s\n' "$STATE_BUCKET_NAME" "$account" "$region"
+  fi
+}
+
+# infra/bootstrap's default name, the first part of the state bucket's.
+readonly STATE_BUCKET_NAME="sre-kata"
+
 # stack_setting STACK NAME: prints the string setting NAME from the stack's
 # committed terraform.tfvars (`NAME = "value"`), or nothing if it is unset.
 stack_setting() {
@@ -136,6 +234,16 @@ check_github_repository() {
   if [[ -n "${GITHUB_REPOSITORY:-}" && "$repository" != "$GITHUB_REPOSITORY" ]]; then
     die "$file names $repository, but this runs in $GITHUB_REPOSITORY: set github_repository there to $GITHUB_REPOSITORY"
   fi
+}
+
+# deploy_role_variable TARGET: the repository variable that holds TARGET's
+# deploy role, which may read and change that stack only.
+deploy_role_variable() {
+  case "$1" in
+    ecs-express) printf 'AWS_DEPLOY_ROLE_ARN_ECS_EXPRESS\n' ;;
+    apprunner) printf 'AWS_DEPLOY_ROLE_ARN_APPRUNNER\n' ;;
+    *) return 1 ;;
+  esac
 }
 
 # service_image TARGET SERVICE-ARN: prints the image the service runs now,

@@ -18,7 +18,9 @@ that, never a tag. Progress goes to stderr. In GitHub Actions, the step's
 outputs are image (that line), name (before the @) and digest (after it).
 
   REPOSITORY     the ECR repository name; default: the repository_name
-                 output of infra/stacks/registry (terraform output)
+                 output of infra/stacks/registry, read from its state
+                 (TF_STATE_BUCKET, or the bucket scripts/bootstrap.sh made
+                 for this account and region)
   --dry-run      print every command (on stderr) instead of running it
   --allow-dirty  push an image built from uncommitted changes, tagged
                  <sha>-dirty-<first 12 hex of the image id>
@@ -35,12 +37,18 @@ USAGE
 DIGEST_FILE=""
 trap '[[ -z "$DIGEST_FILE" ]] || rm -f "$DIGEST_FILE"' EXIT
 
+# repository_from_terraform REGION: the registry stack's repository_name
+# output, read from its state (init first: a fresh clone has no backend).
 repository_from_terraform() {
-  local stack="$REPO_ROOT/infra/stacks/registry"
+  local region="$1" stack="$REPO_ROOT/infra/stacks/registry" bucket
   command -v terraform >/dev/null 2>&1 \
     || die "no REPOSITORY given and terraform is missing to read it; pass the ECR repository name"
+  bucket="$(state_bucket "$region")"
+  terraform -chdir="$stack" init -input=false -reconfigure \
+    -backend-config="bucket=$bucket" -backend-config="region=$region" >/dev/null 2>&1 \
+    || die "no REPOSITORY given, and the registry stack's state in s3://$bucket cannot be read to find it: check the credentials and the region, or pass the ECR repository name"
   terraform -chdir="$stack" output -raw repository_name 2>/dev/null \
-    || die "no REPOSITORY given and ${stack#"$REPO_ROOT/"} has no repository_name output; pass the ECR repository name, or apply that stack first"
+    || die "no REPOSITORY given, and the registry stack's state has no repository_name output: run scripts/bootstrap.sh first, or pass the ECR repository name"
 }
 
 account_id() {
@@ -71,7 +79,7 @@ main() {
 
   local region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
   [[ -n "$region" ]] || die "AWS_REGION is not set; export the region of the ECR repository, e.g. AWS_REGION=eu-west-1"
-  [[ -n "$repository" ]] || repository="$(repository_from_terraform)"
+  [[ -n "$repository" ]] || repository="$(repository_from_terraform "$region")"
   [[ "$DRY_RUN" == true ]] || need aws "install the AWS CLI v2 (https://aws.amazon.com/cli/)"
 
   local tag

@@ -24,7 +24,14 @@ const LB: &str =
 const LB2: &str =
     "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/express-2/4567";
 
-/// The stand-in for terraform: one stack's state is a folder of outputs.
+/// The stand-in for terraform: one stack's state is a folder of outputs,
+/// and its S3 lock is the file `lock` there. plan, apply and destroy take
+/// the lock, as terraform does, and release it when they end, on an
+/// interrupt too (one INT or TERM: terraform stops cleanly); a stand-in
+/// killed outright leaves it, as terraform would. A lock held elsewhere is
+/// waited for up to $FAKE_LOCK_WAIT seconds (default 0), whatever
+/// -lock-timeout says: in these tests a lock is released at once or never.
+/// `hang-apply` lists images whose apply hangs, lock held, until signalled.
 const TERRAFORM: &str = r#"#!/bin/bash
 set -u
 F="$FAKE_DIR"
@@ -38,6 +45,33 @@ for a in "$@"; do
 done
 S="$F/stacks/$stack"
 mkdir -p "$S/outputs"
+locked_error() {
+  cat >&2 <<'LOCK'
+╷
+│ Error: Error acquiring the state lock
+│
+│ Error message: operation error S3: PutObject, https response error
+│ StatusCode: 412, PreconditionFailed
+│ Lock Info:
+│   ID:        8d1f0c2e-5b7a-4c3d-9e21-0a6b4c2d9f10
+│   Path:      state-bucket/ecs-express/terraform.tfstate
+│   Operation: OperationTypeApply
+│   Who:       runner@fv-az123
+╵
+LOCK
+  exit 1
+}
+take_lock() {
+  local waited=0
+  # noclobber: created only if absent, as S3's If-None-Match: * does.
+  until (set -o noclobber; echo "$$" >"$S/lock") 2>/dev/null; do
+    (( waited < ${FAKE_LOCK_WAIT:-0} * 20 )) || locked_error
+    sleep 0.05
+    waited=$((waited + 1))
+  done
+  trap 'rm -f "$S/lock"' EXIT
+  trap 'echo "Interrupt received. Gracefully shutting down..."; printf "interrupted %s\n" "${args[0]}" >>"$F/log"; exit 1' INT TERM
+}
 case "${args[0]:-}" in
   init) exit 0 ;;
   state)
@@ -52,22 +86,7 @@ case "${args[0]:-}" in
     cat "$S/outputs/$name"
     exit 0 ;;
   plan)
-    if [[ -e "$F/locked" ]]; then
-      cat >&2 <<'LOCK'
-╷
-│ Error: Error acquiring the state lock
-│
-│ Error message: operation error S3: PutObject, https response error
-│ StatusCode: 412, PreconditionFailed
-│ Lock Info:
-│   ID:        8d1f0c2e-5b7a-4c3d-9e21-0a6b4c2d9f10
-│   Path:      state-bucket/ecs-express/terraform.tfstate
-│   Operation: OperationTypeApply
-│   Who:       runner@fv-az123
-╵
-LOCK
-      exit 1
-    fi
+    take_lock
     rm -f "$S/planned" "$S/planned-lb"
     for a in "${args[@]}"; do
       case "$a" in
@@ -77,8 +96,13 @@ LOCK
     done
     exit 0 ;;
   apply)
+    take_lock
     [[ -e "$S/planned" ]] || exit 0 # a root applied without a plan (bootstrap)
     image="$(cat "$S/planned")"
+    if grep -qxF "$image" "$F/hang-apply" 2>/dev/null; then
+      touch "$F/applying"
+      while :; do sleep 0.05; done
+    fi
     # Terraform keeps the variables it was given, even when apply fails.
     printf '%s' "$image" >"$S/outputs/image"
     if grep -qxF "$image" "$F/bad-apply" 2>/dev/null; then echo "Error: deployment failed" >&2; exit 1; fi
@@ -92,7 +116,10 @@ LOCK
     cat "$S/planned-lb" >"$S/outputs/waf_load_balancer_arn" 2>/dev/null || : >"$S/outputs/waf_load_balancer_arn"
     exit 0 ;;
   show) cat "$S/plan.json" 2>/dev/null || echo '{"resource_changes": []}' ;;
-  destroy) exit 0 ;;
+  destroy)
+    take_lock
+    rm -rf "$S"
+    exit 0 ;;
   *) echo "stand-in terraform: unexpected $*" >&2; exit 3 ;;
 esac
 "#;
@@ -116,7 +143,11 @@ case "$1 $2" in
   "s3 cp")
     src="$3" dst="$4"
     if [[ -e "$F/fail-s3" ]]; then echo "An error occurred (AccessDenied) when calling the GetObject operation: Access Denied" >&2; exit 1; fi
-    if [[ "$dst" == - ]]; then
+    if [[ "$src" == s3://* && "$dst" == s3://* ]]; then
+      from="$F/s3/${src#s3://}"
+      if [[ ! -e "$from" ]]; then echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \"${src#s3://}\" does not exist" >&2; exit 1; fi
+      cp "$from" "$F/s3/${dst#s3://}"
+    elif [[ "$dst" == - ]]; then
       key="${src#s3://}"
       if [[ ! -e "$F/s3/$key" && -e "$F/can-list" ]]; then echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \"$key\" does not exist" >&2; exit 1; fi
       if [[ ! -e "$F/s3/$key" ]]; then echo "fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden" >&2; exit 1; fi
@@ -126,17 +157,27 @@ case "$1 $2" in
       mkdir -p "$(dirname "$F/s3/$key")"
       cat >"$F/s3/$key"
     fi ;;
+  "s3 rm") rm -f "$F/s3/${3#s3://}" ;;
   "ecs describe-service-revisions")
     if [[ -e "$F/lb" ]]; then cat "$F/lb"; else echo None; fi ;;
   "ecs describe-express-gateway-service") cat "$F/stacks/ecs-express/running" ;;
   "apprunner describe-service") cat "$F/stacks/apprunner/running" ;;
   "ecr batch-get-image")
+    id="$(printf '%s\n' "$@" | grep -E '^image(Tag|Digest)=')"
+    case "$id" in
+      imageTag=sha256-*.sig | imageTag=sha256-*.att)
+        # cosign's signature and attestation, there if cosign made them.
+        hex="${id#imageTag=sha256-}" record=signatures
+        [[ "${hex##*.}" == att ]] && record=attestations
+        grep -qF "@sha256:${hex%.*}" "$F/$record" 2>/dev/null || { echo None; exit 0; }
+        manifest='{"schemaVersion":2,"layers":[{"signature":1}]}' ;;
+      imageTag=*) # the manifest under a tag; the stand-in's digests are config digests too
+        manifest="$(printf '{"schemaVersion":2,"config":{"mediaType":"x","size":1,"digest":"%s"},"layers":[]}' "$(cat "$F/ecr/${id#imageTag=}")")" ;;
+      *) manifest='{"schemaVersion": 2}' ;;
+    esac
     case "$*" in
       *imageManifestMediaType*) echo application/vnd.docker.distribution.manifest.v2+json ;;
-      *imageTag=*) # the manifest under a tag; the stand-in's digests are config digests too
-        tag="$(printf '%s\n' "$@" | sed -n 's/^imageTag=//p')"
-        printf '{"schemaVersion":2,"config":{"mediaType":"x","size":1,"digest":"%s"},"layers":[]}\n' "$(cat "$F/ecr/$tag")" ;;
-      *) echo '{"schemaVersion": 2}' ;;
+      *) printf '%s\n' "$manifest" ;;
     esac ;;
   "ecr put-image")
     tag="$(printf '%s\n' "$@" | grep -A1 -x -- --image-tag | tail -n 1)"
@@ -299,12 +340,15 @@ impl Operator {
             let status = Command::new("chmod").arg("+x").arg(&path).status().unwrap();
             assert!(status.success());
         }
-        // The images the tests release were built and signed by release.yml.
+        // The images the tests release were built, signed and attested by
+        // release.yml.
         let signed: String = [A, B, C]
             .iter()
             .map(|image| format!("{image} {RELEASE_SIGNER}\n"))
             .collect();
         std::fs::write(root.join("fake/signatures"), signed).unwrap();
+        let attested: String = [A, B, C].iter().map(|i| format!("{i}\n")).collect();
+        std::fs::write(root.join("fake/attestations"), attested).unwrap();
         Operator { dir }
     }
 
@@ -371,6 +415,22 @@ impl Operator {
             .env("AWS_REGION", "eu-west-1")
             .env("TF_STATE_BUCKET", "state-bucket")
             .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a script as `run` does, without the state bucket's name: the
+    /// script derives it from the account and region.
+    fn run_deriving_the_bucket(&self, script: &str, args: &[&str]) -> Output {
+        let path = format!("{}:/usr/bin:/bin", self.dir.path().join("bin").display());
+        Command::new("/bin/bash")
+            .arg(self.repo().join("scripts").join(script))
+            .args(args)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", self.dir.path())
+            .env("FAKE_DIR", self.fake())
+            .env("AWS_REGION", "eu-west-1")
             .output()
             .unwrap()
     }
@@ -509,10 +569,11 @@ fn a_stack_whose_last_good_image_cannot_be_read_is_not_deployed() {
         assert_eq!(output.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(words), "{stderr}");
         assert!(stderr.contains("stopping before the plan"), "{stderr}");
-        assert!(
-            stderr.contains("scripts/last-good.sh adopt apprunner"),
-            "{stderr}"
-        );
+        // A refused or failed read is no reason to skip the rollback
+        // target: no --first, no adopt.
+        assert!(stderr.contains("run it again"), "{stderr}");
+        assert!(!stderr.contains("--first"), "{stderr}");
+        assert!(!stderr.contains("adopt"), "{stderr}");
         assert!(planned_images(&op.log()).is_empty(), "{}", op.log());
     }
 }
@@ -520,10 +581,12 @@ fn a_stack_whose_last_good_image_cannot_be_read_is_not_deployed() {
 #[test]
 fn a_rollback_with_nothing_recorded_and_no_state_says_so() {
     let op = Operator::new();
+    // Only credentials that may list the bucket can tell "none".
+    op.set("can-list", "");
     let output = op.deploy(&["apprunner", "last-good"], &[]);
     assert_one_line_error(&output, "nothing to roll back to");
     assert!(
-        !op.log().contains("aws "),
+        !op.log().contains("aws apprunner"),
         "no preflight for a rollback: {}",
         op.log()
     );
@@ -682,10 +745,6 @@ fn github_setup_makes_the_environments_and_variables_from_the_outputs() {
             "registry/outputs/destroy_role_arn",
             "arn:aws:iam::123456789012:role/sre-kata-github-destroy",
         ),
-        (
-            "ecs-express/outputs/deploy_role_arn",
-            "arn:aws:iam::123456789012:role/sre-kata-ecs-express-github-deploy",
-        ),
     ] {
         op.set(&format!("stacks/{name}"), value);
     }
@@ -693,12 +752,48 @@ fn github_setup_makes_the_environments_and_variables_from_the_outputs() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("--reviewer"));
 
+    // After the bootstrap, before the first deploy: releases are built,
+    // pushed and signed, and no deploy role is set.
+    let before = op.run(
+        "github-setup.sh",
+        &["--reviewer", "alice", "ecs-express"],
+        &[],
+    );
+    assert!(before.status.success(), "{}", stderr(&before));
+    assert!(
+        stderr(&before).contains("ecs-express has not been deployed yet"),
+        "{}",
+        stderr(&before)
+    );
+    let log = op.log();
+    assert!(log.contains("gh variable set AWS_PUSH_ROLE_ARN"), "{log}");
+    assert!(
+        !log.contains("gh variable set AWS_DEPLOY_ROLE_ARN"),
+        "{log}"
+    );
+    assert!(
+        log.contains("gh variable delete AWS_DEPLOY_ROLE_ARN_ECS_EXPRESS --repo owner/repo"),
+        "{log}"
+    );
+
+    // After the first deploy: the stack's own role, under its own name.
+    op.clear_log();
+    op.set("stacks/ecs-express/resources", "module.service.x\n");
+    op.set(
+        "stacks/ecs-express/outputs/deploy_role_arn",
+        "arn:aws:iam::123456789012:role/sre-kata-ecs-express-github-deploy",
+    );
     let output = op.run(
         "github-setup.sh",
         &["--reviewer", "alice", "ecs-express"],
         &[],
     );
     assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is set up to release to ecs-express"),
+        "{}",
+        stderr(&output)
+    );
     let log = op.log();
     for expected in [
         "gh api --method PUT repos/owner/repo/environments/production --input -",
@@ -712,10 +807,33 @@ fn github_setup_makes_the_environments_and_variables_from_the_outputs() {
         "gh variable set ECR_REPOSITORY --repo owner/repo --body sre-kata",
         "gh variable set AWS_PUSH_ROLE_ARN --repo owner/repo --body arn:aws:iam::123456789012:role/sre-kata-github-push",
         "gh variable set AWS_DESTROY_ROLE_ARN --repo owner/repo --body arn:aws:iam::123456789012:role/sre-kata-github-destroy",
-        "gh variable set AWS_DEPLOY_ROLE_ARN --repo owner/repo --body arn:aws:iam::123456789012:role/sre-kata-ecs-express-github-deploy",
+        "gh variable set AWS_DEPLOY_ROLE_ARN_ECS_EXPRESS --repo owner/repo --body arn:aws:iam::123456789012:role/sre-kata-ecs-express-github-deploy",
+        // The other stack has none: a manual run for it must not assume
+        // this one's role.
+        "gh variable delete AWS_DEPLOY_ROLE_ARN_APPRUNNER --repo owner/repo",
     ] {
         assert!(log.lines().any(|l| l == expected), "missing {expected:?} in\n{log}");
     }
+
+    // Both stacks deployed: both roles, whichever is the default.
+    op.clear_log();
+    op.set("stacks/apprunner/resources", "module.service.x\n");
+    op.set(
+        "stacks/apprunner/outputs/deploy_role_arn",
+        "arn:aws:iam::123456789012:role/sre-kata-apprunner-github-deploy",
+    );
+    let both = op.run(
+        "github-setup.sh",
+        &["--reviewer", "alice", "ecs-express"],
+        &[],
+    );
+    assert!(both.status.success(), "{}", stderr(&both));
+    assert!(op.log().contains(
+        "gh variable set AWS_DEPLOY_ROLE_ARN_APPRUNNER --repo owner/repo --body arn:aws:iam::123456789012:role/sre-kata-apprunner-github-deploy"
+    ));
+    assert!(op
+        .log()
+        .contains("gh variable set DEPLOY_TARGET --repo owner/repo --body ecs-express"));
 
     // An output that cannot be read sets nothing.
     let op2 = Operator::new();
@@ -954,14 +1072,23 @@ fn a_failed_first_deploy_is_finished_with_first_never_with_a_guess() {
     );
     assert_eq!(op.last_good("ecs-express"), None);
 
-    // Deploying as usual stops before the plan and names the way out.
+    // Deploying as usual stops before the plan. Credentials that cannot
+    // list the bucket get 403 for a missing record as for a refused one,
+    // so they are told to look, not to skip the rollback target.
     op.clear_log();
     let again = op.deploy(&["ecs-express", A], &[]);
+    assert_one_line_error(&again, "cannot be read (above)");
+    assert!(!stderr(&again).contains("--first"), "{}", stderr(&again));
+    assert!(planned_images(&op.log()).is_empty());
+    // An administrator's, which can, are told the way out.
+    op.set("can-list", "");
+    let listed = op.deploy(&["ecs-express", A], &[]);
     assert_one_line_error(
-        &again,
+        &listed,
         "scripts/deploy.sh --first ecs-express <image-digest>",
     );
     assert!(planned_images(&op.log()).is_empty());
+    std::fs::remove_file(op.fake().join("can-list")).unwrap();
 
     // --first with the deploy role's view (403 for a missing record) cannot
     // tell missing from refused, so it stops.
@@ -1025,10 +1152,16 @@ fn a_recorded_image_is_tagged_so_that_ecr_keeps_it() {
     op.deployed("apprunner", A);
     let output = op.deploy(&["apprunner", B], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
+    // The image, and what proves it: its signature and its SBOM.
     let tags = std::fs::read_to_string(op.fake().join("ecr-tags")).unwrap();
+    let hex = B.rsplit(':').next().unwrap();
     assert_eq!(
-        tags.trim(),
-        format!("good-{}", B.rsplit(':').next().unwrap())
+        tags.lines().collect::<Vec<_>>(),
+        [
+            format!("good-{hex}"),
+            format!("good-{hex}.sig"),
+            format!("good-{hex}.att")
+        ]
     );
     assert!(op.log().contains(
         "aws ecr put-image --region eu-west-1 --repository-name sre-kata --image-tag good-"
@@ -1045,13 +1178,17 @@ fn a_lock_left_by_a_killed_run_is_named_with_the_command_that_clears_it() {
     let op = Operator::new();
     let _service = with_service(&op);
     op.deployed("apprunner", A);
-    op.set("locked", "");
+    // A lock whose holder was killed outright: nothing releases it.
+    op.set("stacks/apprunner/lock", "4242\n");
     let output = op.deploy(&["apprunner", "last-good"], &[]);
     let stderr = stderr(&output);
     assert!(!output.status.success(), "{stderr}");
+    // In a fresh clone too: force-unlock needs the backend initialised.
     assert!(
         stderr.contains(
-            "terraform -chdir=infra/stacks/apprunner force-unlock 8d1f0c2e-5b7a-4c3d-9e21-0a6b4c2d9f10"
+            "terraform -chdir=infra/stacks/apprunner init -input=false -reconfigure \
+             -backend-config=bucket=state-bucket -backend-config=region=eu-west-1 && \
+             terraform -chdir=infra/stacks/apprunner force-unlock -force 8d1f0c2e-5b7a-4c3d-9e21-0a6b4c2d9f10"
         ),
         "{stderr}"
     );
@@ -1147,7 +1284,8 @@ fn an_image_without_the_release_workflows_signature_is_refused_before_anything_r
         );
         let error = stderr(&output);
         assert!(error.contains(cosign_says), "{error}");
-        assert!(error.contains("--allow-unsigned"), "{error}");
+        // The way out is a signed image, never skipping the check.
+        assert!(!error.contains("--allow-unsigned"), "{error}");
         let log = op.log();
         assert!(
             !log.contains("terraform "),
@@ -1185,13 +1323,33 @@ fn allow_unsigned_deploys_loudly_by_hand_and_never_in_a_workflow() {
     let output = op.deploy(&["--allow-unsigned", "apprunner", UNSIGNED], &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("WARNING: --allow-unsigned: deploying")
-            && stderr(&output).contains("for the first bootstrap only"),
+        stderr(&output).contains("WARNING: --allow-unsigned: deploying"),
         "{}",
         stderr(&output)
     );
     assert!(!op.log().contains("cosign verify"), "{}", op.log());
     assert_eq!(planned_images(&op.log()), [UNSIGNED]);
+    // Never the rollback target: a rollback would refuse it.
+    assert!(
+        stderr(&output).contains("never recorded as good"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(op.last_good("apprunner"), None);
+    assert!(!op.log().contains("ecr put-image"), "{}", op.log());
+
+    // So the stack has no rollback target: the next deploy is a first
+    // one again, of a signed image. Over it, an unsigned one leaves the
+    // target alone.
+    let plain = op.deploy(&["apprunner", A], &[]);
+    assert_eq!(plain.status.code(), Some(2), "{}", stderr(&plain));
+    op.set("can-list", "");
+    let signed = op.deploy(&["--first", "apprunner", A], &[]);
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    assert_eq!(op.last_good("apprunner").as_deref(), Some(A));
+    let unsigned = op.deploy(&["--allow-unsigned", "apprunner", UNSIGNED], &[]);
+    assert!(unsigned.status.success(), "{}", stderr(&unsigned));
+    assert_eq!(op.last_good("apprunner").as_deref(), Some(A));
 }
 
 #[test]
@@ -1288,4 +1446,463 @@ fn push_loads_the_archive_the_build_job_made() {
 
     let missing = op.run("push.sh", &["--archive", "/nowhere.tar", "sre-kata"], &env);
     assert_one_line_error(&missing, "no image archive at /nowhere.tar");
+}
+
+/// How a step ended, as `steps.<id>.outcome` says it.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Outcome {
+    Success,
+    Failure,
+    Cancelled,
+}
+
+/// GitHub's runner, as far as these workflows need it (actions/runner):
+/// - a `run:` step is a file run as `bash --noprofile --norc -e -o
+///   pipefail FILE` (ScriptHandlerHelpers.cs), in the checkout, with the
+///   job's and the step's env, GITHUB_ACTIONS and GITHUB_OUTPUT;
+/// - a step is stopped (a timeout, a cancel) by SIGINT to that shell only,
+///   SIGTERM 7.5 s later, SIGKILL 2.5 s after that (ProcessInvoker.cs);
+/// - processes a job leaves behind are killed when it ends, found by the
+///   RUNNER_TRACKING_ID in their environment.
+struct Runner<'a> {
+    op: &'a Operator,
+    workflow: Value,
+    tracking_id: String,
+    outputs: std::collections::HashMap<String, String>,
+}
+
+use serde_yaml::Value;
+
+impl<'a> Runner<'a> {
+    fn new(op: &'a Operator, workflow: &str) -> Runner<'a> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(".github/workflows")
+            .join(workflow);
+        let workflow = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let tracking_id = format!("test-{}-{}", std::process::id(), op.dir.path().display());
+        Runner {
+            op,
+            workflow,
+            tracking_id,
+            outputs: Default::default(),
+        }
+    }
+
+    /// The step of `job` whose id or name is `step`.
+    fn step(&self, job: &str, step: &str) -> &Value {
+        self.workflow["jobs"][job]["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == step || s["name"] == step)
+            .unwrap_or_else(|| panic!("no step {step} in {job}"))
+    }
+
+    /// Starts a step's `run`, with `values` for the env its job and step
+    /// name (each must be given: an env the workflow adds is noticed).
+    fn start(&self, job: &str, step: &str, values: &[(&str, &str)]) -> std::process::Child {
+        let run = self.step(job, step)["run"].as_str().unwrap().to_owned();
+        let script = self
+            .op
+            .dir
+            .path()
+            .join(format!("step-{}.sh", step.replace(' ', "-")));
+        std::fs::write(&script, run).unwrap();
+        let mut command = Command::new("bash");
+        command
+            .args(["--noprofile", "--norc", "-e", "-o", "pipefail"])
+            .arg(&script)
+            .current_dir(self.op.repo())
+            .env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.op.dir.path().join("bin").display()),
+            )
+            .env("HOME", self.op.dir.path())
+            .env("FAKE_DIR", self.op.fake())
+            .env("FAKE_LOCK_WAIT", "30")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "owner/repo")
+            .env("GITHUB_OUTPUT", self.op.dir.path().join("github-output"))
+            .env("RUNNER_TRACKING_ID", &self.tracking_id)
+            .stdout(std::process::Stdio::null())
+            // A file, not a pipe: a process the step leaves behind would
+            // hold a pipe open past the step's end.
+            .stderr(std::fs::File::create(self.stderr_path()).unwrap());
+        let given: std::collections::HashMap<&str, &str> = values.iter().copied().collect();
+        for env in [
+            &self.workflow["jobs"][job]["env"],
+            &self.step(job, step)["env"],
+        ] {
+            for (key, expression) in env.as_mapping().into_iter().flatten() {
+                let key = key.as_str().unwrap();
+                // An earlier step's output, as the workflow names it.
+                let output = expression
+                    .as_str()
+                    .and_then(|e| e.strip_prefix("${{ steps."))
+                    .and_then(|e| e.split_once(".outputs."))
+                    .and_then(|(_, name)| name.strip_suffix(" }}"))
+                    .and_then(|name| self.outputs.get(name));
+                let value = output
+                    .map(String::as_str)
+                    .or_else(|| given.get(key).copied())
+                    .unwrap_or_else(|| panic!("{job}/{step} needs {key}"));
+                command.env(key, value);
+            }
+        }
+        command.spawn().unwrap()
+    }
+
+    fn stderr_path(&self) -> PathBuf {
+        self.op.dir.path().join("step-stderr")
+    }
+
+    /// Runs a step to its end.
+    fn run(&mut self, job: &str, step: &str, values: &[(&str, &str)]) -> Outcome {
+        let _ = std::fs::remove_file(self.op.dir.path().join("github-output"));
+        let status = self.start(job, step, values).wait().unwrap();
+        self.outcome(status)
+    }
+
+    /// Runs a step until `ready` holds, then stops it as the runner stops
+    /// a step that timed out or was cancelled.
+    fn cancel_when(
+        &mut self,
+        job: &str,
+        step: &str,
+        values: &[(&str, &str)],
+        ready: impl Fn() -> bool,
+    ) -> Outcome {
+        use std::time::{Duration, Instant};
+        let mut child = self.start(job, step, values);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ready() {
+            assert!(child.try_wait().unwrap().is_none(), "{step} ended early");
+            assert!(Instant::now() < deadline, "{step} never got there");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pid = child.id() as i32;
+        for (signal, grace) in [
+            (libc::SIGINT, Duration::from_millis(7500)),
+            (libc::SIGTERM, Duration::from_millis(2500)),
+            (libc::SIGKILL, Duration::from_secs(5)),
+        ] {
+            // SAFETY: a signal to our own child, which has not been reaped.
+            unsafe { libc::kill(pid, signal) };
+            let until = Instant::now() + grace;
+            while child.try_wait().unwrap().is_none() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        child.wait().unwrap();
+        let stderr = std::fs::read_to_string(self.stderr_path()).unwrap_or_default();
+        eprintln!("{step} (cancelled): {stderr}");
+        Outcome::Cancelled
+    }
+
+    fn outcome(&mut self, status: std::process::ExitStatus) -> Outcome {
+        let stderr = std::fs::read_to_string(self.stderr_path()).unwrap_or_default();
+        eprintln!("step: {status}: {stderr}");
+        if let Ok(text) = std::fs::read_to_string(self.op.dir.path().join("github-output")) {
+            for line in text.lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    self.outputs.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        if status.success() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
+    }
+
+    /// The job ends: whatever it left running is killed.
+    fn end_job(&self) {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            let marker = format!("RUNNER_TRACKING_ID={}", self.tracking_id);
+            if environ.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+                // SAFETY: a process this job started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+impl Drop for Runner<'_> {
+    fn drop(&mut self) {
+        self.end_job();
+    }
+}
+
+/// The release workflow's deploy job, as the runner runs it: the deploy
+/// step, then the rollback step if the deploy failed or was cancelled.
+fn release(runner: &mut Runner, image: &str, hang: bool) -> (Outcome, Option<Outcome>) {
+    let values = [
+        ("TARGET", "ecs-express"),
+        ("TF_STATE_BUCKET", "state-bucket"),
+        ("AWS_REGION", "eu-west-1"),
+        ("IMAGE", image),
+    ];
+    let fake = runner.op.fake();
+    let deploy = if hang {
+        runner.cancel_when("deploy", "deploy", &values, || {
+            fake.join("applying").exists()
+        })
+    } else {
+        runner.run("deploy", "deploy", &values)
+    };
+    let rollback = (deploy != Outcome::Success)
+        .then(|| runner.run("deploy", "Roll back to the last good image", &values));
+    runner.end_job();
+    (deploy, rollback)
+}
+
+impl Operator {
+    /// What the stand-in AWS runs for a stack.
+    fn running(&self, target: &str) -> String {
+        std::fs::read_to_string(self.fake().join(format!("stacks/{target}/running")))
+            .unwrap_or_default()
+    }
+
+    fn locked(&self, target: &str) -> bool {
+        self.fake().join(format!("stacks/{target}/lock")).exists()
+    }
+}
+
+#[test]
+fn every_release_rollback_and_teardown_ends_on_the_last_good_image_with_the_lock_free() {
+    let op = Operator::new();
+    let _service = with_service(&op);
+    op.set("vpc", "vpc-0123\n");
+    op.set("subnets", "3\n");
+    op.set("lb", &format!("{LB}\n"));
+    // An administrator's credentials, which may list the state bucket.
+    op.set("can-list", "");
+    let settled = |image: &str, why: &str| {
+        assert_eq!(op.running("ecs-express"), image, "{why}: {}", op.log());
+        assert_eq!(op.last_good("ecs-express").as_deref(), Some(image), "{why}");
+        assert!(!op.locked("ecs-express"), "{why}: the lock is still held");
+    };
+
+    // The first deploy, by an administrator, of a release the workflow
+    // signed: no unsigned image anywhere on the release path.
+    let first = op.deploy(&["ecs-express", A], &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    settled(A, "the first deploy");
+
+    // A release that passes.
+    let mut runner = Runner::new(&op, "release.yml");
+    assert_eq!(release(&mut runner, B, false), (Outcome::Success, None));
+    settled(B, "a good release");
+
+    // A release that fails its smoke test rolls back.
+    op.append("bad-smoke", C);
+    assert_eq!(
+        release(&mut runner, C, false),
+        (Outcome::Failure, Some(Outcome::Success))
+    );
+    settled(B, "a failed release");
+
+    // A release whose apply hangs until the step times out: the runner
+    // signals the step's shell alone; the signal must reach terraform,
+    // which releases the lock, so that the rollback can take it.
+    let d = A.replace("aaaa", "dddd");
+    op.append("signatures", &format!("{d} {RELEASE_SIGNER}"));
+    op.append("hang-apply", &d);
+    assert_eq!(
+        release(&mut runner, &d, true),
+        (Outcome::Cancelled, Some(Outcome::Success))
+    );
+    assert!(op.log().contains("interrupted apply"), "{}", op.log());
+    settled(B, "a timed-out release");
+
+    // A rollback by hand to a given image that fails its smoke test.
+    let mut rollback = Runner::new(&op, "rollback.yml");
+    let target = rollback.run(
+        "rollback",
+        "target",
+        &[
+            ("TARGET_INPUT", "default"),
+            ("DEPLOY_TARGET", "ecs-express"),
+            (
+                "AWS_DEPLOY_ROLE_ARN_ECS_EXPRESS",
+                "arn:aws:iam::123456789012:role/deploy",
+            ),
+            ("AWS_DEPLOY_ROLE_ARN_APPRUNNER", ""),
+            ("TF_STATE_BUCKET", "state-bucket"),
+            ("AWS_REGION", "eu-west-1"),
+            ("IMAGE", C),
+        ],
+    );
+    assert_eq!(target, Outcome::Success);
+    assert_eq!(rollback.outputs["target"], "ecs-express");
+    let values = [
+        ("TF_STATE_BUCKET", "state-bucket"),
+        ("AWS_REGION", "eu-west-1"),
+        ("IMAGE", C),
+    ];
+    let given = rollback.run("rollback", "deploy", &values);
+    assert_eq!(given, Outcome::Failure);
+    let restore = rollback.run(
+        "rollback",
+        "Back to the last good image, if the given one failed",
+        &values,
+    );
+    assert_eq!(restore, Outcome::Success);
+    rollback.end_job();
+    settled(B, "a rollback to a bad digest");
+
+    // Teardown, by the destroy workflow: the record is retired with its
+    // stack, and nothing is left locked.
+    let mut destroy = Runner::new(&op, "destroy.yml");
+    let destroyed = destroy.run(
+        "destroy",
+        "Destroy the stack",
+        &[
+            ("TARGET", "ecs-express"),
+            ("CONFIRM", "ecs-express"),
+            ("TF_STATE_BUCKET", "state-bucket"),
+            ("AWS_REGION", "eu-west-1"),
+        ],
+    );
+    assert_eq!(destroyed, Outcome::Success);
+    assert!(!op.locked("ecs-express"));
+    assert_eq!(op.last_good("ecs-express"), None);
+
+    // A release now cannot create the stack, and says so.
+    op.clear_log();
+    assert_eq!(release(&mut runner, B, false).0, Outcome::Failure);
+    assert!(planned_images(&op.log()).is_empty(), "{}", op.log());
+
+    // The way back: the last good image the stack had, by an administrator.
+    let back = op.deploy(&["ecs-express", "last-good"], &[]);
+    assert!(back.status.success(), "{}", stderr(&back));
+    settled(B, "a redeploy after the teardown");
+}
+
+#[test]
+fn the_state_bucket_is_derived_from_the_account_and_region() {
+    // One export per shell, not two: the bucket bootstrap.sh made is
+    // <name>-tfstate-<account>-<region>.
+    let op = Operator::new();
+    op.set(
+        "s3/sre-kata-tfstate-123456789012-eu-west-1/apprunner/last-good-image",
+        &format!("{A}\n"),
+    );
+    let got = op.run_deriving_the_bucket("last-good.sh", &["get", "apprunner"]);
+    assert!(got.status.success(), "{}", stderr(&got));
+    assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), A);
+    assert!(
+        op.log().contains("aws sts get-caller-identity"),
+        "{}",
+        op.log()
+    );
+
+    let deploy = op.run_deriving_the_bucket("deploy.sh", &["apprunner", "last-good"]);
+    assert!(
+        op.log()
+            .contains("-backend-config=bucket=sre-kata-tfstate-123456789012-eu-west-1"),
+        "{}{}",
+        stderr(&deploy),
+        op.log()
+    );
+
+    // Signed out: the one line names the variable that would do instead.
+    op.set("../bin/aws", "#!/bin/bash\nexit 255\n");
+    let signed_out = op.run_deriving_the_bucket("deploy.sh", &["apprunner", "last-good"]);
+    assert_one_line_error(&signed_out, "TF_STATE_BUCKET is not set");
+}
+
+#[test]
+fn a_record_that_outlived_its_stack_never_decides_a_new_stacks_rollback() {
+    // A stack torn down by hand leaves its record; the new stack's first
+    // deploy stops halfway (no load balancer yet).
+    let op = Operator::new();
+    let _service = with_service(&op);
+    op.set("can-list", "");
+    op.set("vpc", "vpc-0123\n");
+    op.set("subnets", "2\n");
+    op.set(
+        "s3/state-bucket/ecs-express/last-good-image",
+        &format!("{A}\n"),
+    );
+    let halfway = op.deploy(&["ecs-express", B], &[]);
+    assert_eq!(halfway.status.code(), Some(2), "{}", stderr(&halfway));
+    assert!(
+        stderr(&halfway).contains("retired the last good image of ecs-express"),
+        "{}",
+        stderr(&halfway)
+    );
+    assert_eq!(op.last_good("ecs-express"), None);
+    let retired = std::fs::read_to_string(
+        op.fake()
+            .join("s3/state-bucket/ecs-express/last-good-image.retired"),
+    )
+    .unwrap();
+    assert_eq!(retired.trim(), A);
+
+    // So the next deploy is finished as a first deploy, never rolled back
+    // to the old stack's image.
+    let next = op.deploy(&["ecs-express", B], &[]);
+    assert_one_line_error(
+        &next,
+        "scripts/deploy.sh --first ecs-express <image-digest>",
+    );
+    assert!(!stderr(&next).contains(A), "{}", stderr(&next));
+}
+
+#[test]
+fn a_first_deploy_that_stops_halfway_names_the_retry_with_the_same_options() {
+    let op = Operator::new();
+    let _service = with_service(&op);
+    op.set("vpc", "vpc-0123\n");
+    op.set("subnets", "2\n");
+    let unsigned = A.replace("aaaa", "9999");
+    let output = op.deploy(&["--allow-unsigned", "ecs-express", &unsigned], &[]);
+    assert_one_line_error(
+        &output,
+        &format!("scripts/deploy.sh --first --allow-unsigned ecs-express {unsigned}"),
+    );
+}
+
+#[test]
+fn push_in_a_fresh_clone_reads_the_repository_name_from_the_registrys_state() {
+    let op = Operator::new();
+    op.commit_all();
+    op.set("stacks/registry/outputs/repository_name", "sre-kata");
+    op.set("image-id", &"3".repeat(64));
+    let podman = op.dir.path().join("bin/podman");
+    let output = op.run(
+        "push.sh",
+        &[],
+        &[
+            ("AWS_ACCOUNT_ID", "123456789012"),
+            ("CONTAINER_ENGINE", podman.to_str().unwrap()),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = op.log();
+    let init = log
+        .find("stacks/registry init -input=false -reconfigure -backend-config=bucket=state-bucket")
+        .expect("init first: a fresh clone has no backend");
+    let read = log.find("output -raw repository_name").unwrap();
+    assert!(init < read, "{log}");
+
+    // A state that cannot be read is not "apply that stack first".
+    let op = Operator::new();
+    op.commit_all();
+    op.set("../bin/terraform", "#!/bin/bash\nexit 1\n");
+    let output = op.run("push.sh", &[], &[("AWS_ACCOUNT_ID", "123456789012")]);
+    assert_one_line_error(
+        &output,
+        "registry stack's state in s3://state-bucket cannot be read",
+    );
 }

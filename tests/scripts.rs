@@ -9,7 +9,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 18] = [
+const SCRIPTS: [&str; 20] = [
     "bench.sh",
     "fuzz.sh",
     "soak.sh",
@@ -28,6 +28,8 @@ const SCRIPTS: [&str; 18] = [
     "sign.sh",
     "rebuild.sh",
     "verify-actions.sh",
+    "deploy-target.sh",
+    "upstream-advisories.sh",
 ];
 
 fn repo() -> &'static Path {
@@ -244,7 +246,6 @@ fn deploy_refuses_tags_and_unknown_targets() {
 fn deploy_names_each_missing_setting() {
     for (missing, words) in [
         ("AWS_REGION", "AWS_REGION is not set"),
-        ("TF_STATE_BUCKET", "TF_STATE_BUCKET is not set"),
         // This repository's own settings name no repository yet.
         ("", "does not name your repository"),
     ] {
@@ -739,4 +740,131 @@ fn verify_actions_accepts_only_the_commit_each_tag_names_upstream() {
             "{bad}: {stdout}"
         );
     }
+}
+
+/// Runs deploy-target.sh as a workflow step would, and returns its
+/// outputs (GITHUB_OUTPUT) and summary (GITHUB_STEP_SUMMARY).
+fn deploy_target(args: &[&str], env: &[(&str, &str)]) -> (Output, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("outputs");
+    let summary = dir.path().join("summary");
+    let mut all = vec![
+        ("PATH", "/usr/bin:/bin"),
+        ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+    ];
+    all.extend_from_slice(env);
+    let output = script(repo(), "deploy-target.sh", args, &all);
+    (
+        output,
+        std::fs::read_to_string(outputs).unwrap_or_default(),
+        std::fs::read_to_string(summary).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn deploy_target_gives_each_stack_its_own_role() {
+    let roles = [
+        ("AWS_DEPLOY_ROLE_ARN_ECS_EXPRESS", "arn:aws:iam::1:role/ecs"),
+        (
+            "AWS_DEPLOY_ROLE_ARN_APPRUNNER",
+            "arn:aws:iam::1:role/apprunner",
+        ),
+        ("DEPLOY_TARGET", "ecs-express"),
+    ];
+    for (input, target, role) in [
+        ("", "ecs-express", "arn:aws:iam::1:role/ecs"),
+        ("default", "ecs-express", "arn:aws:iam::1:role/ecs"),
+        ("apprunner", "apprunner", "arn:aws:iam::1:role/apprunner"),
+    ] {
+        let mut env = roles.to_vec();
+        env.push(("TARGET_INPUT", input));
+        let (output, outputs, _) = deploy_target(&["--require-role"], &env);
+        assert!(output.status.success(), "{input}: {output:?}");
+        assert_eq!(
+            outputs,
+            format!("target={target}\nrole={role}\ndeploy=true\n"),
+            "{input}"
+        );
+    }
+
+    // The first release, before the stack's first deploy: no role, so no
+    // deploy, and the summary says what to do with the signed image.
+    let image = DIGEST;
+    let (output, outputs, summary) =
+        deploy_target(&[], &[("DEPLOY_TARGET", "ecs-express"), ("IMAGE", image)]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(outputs, "target=ecs-express\nrole=\ndeploy=false\n");
+    assert!(
+        summary.contains(&format!("scripts/deploy.sh ecs-express {image}")),
+        "{summary}"
+    );
+
+    // A rollback needs the stack's own role; the other stack's never does.
+    let (output, _, _) = deploy_target(
+        &["--require-role"],
+        &[
+            ("TARGET_INPUT", "apprunner"),
+            ("DEPLOY_TARGET", "ecs-express"),
+            ("AWS_DEPLOY_ROLE_ARN_ECS_EXPRESS", "arn:aws:iam::1:role/ecs"),
+        ],
+    );
+    assert_one_line_error(&output, "AWS_DEPLOY_ROLE_ARN_APPRUNNER is not set");
+
+    let (output, _, _) = deploy_target(&[], &[]);
+    assert_one_line_error(&output, "DEPLOY_TARGET is not set");
+    let (output, _, _) = deploy_target(&[], &[("TARGET_INPUT", "lambda")]);
+    assert_one_line_error(&output, "unknown target 'lambda'");
+}
+
+#[test]
+fn upstream_advisories_fail_on_any_advisory_against_a_forked_crate_not_reviewed() {
+    let db = tempfile::tempdir().unwrap();
+    let crates = db.path().join("crates/tiny_http");
+    std::fs::create_dir_all(&crates).unwrap();
+    let advisory = |id: &str, extra: &str| {
+        std::fs::write(
+            crates.join(format!("{id}.md")),
+            format!(
+                "```toml\n[advisory]\nid = \"{id}\"\npackage = \"tiny_http\"\n{extra}```\n\n# Title of {id}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let path = std::env::var("PATH").unwrap();
+    let cargo_home = std::env::var("CARGO_HOME").ok();
+    let run = || {
+        let mut env = vec![("PATH", path.as_str())];
+        if let Some(home) = &cargo_home {
+            env.push(("CARGO_HOME", home.as_str()));
+        }
+        script(
+            repo(),
+            "upstream-advisories.sh",
+            &[db.path().to_str().unwrap()],
+            &env,
+        )
+    };
+    // The one upstream advisory there is, reviewed in the fork's manifest.
+    advisory("RUSTSEC-2020-0031", "");
+    let output = run();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("reviewed  RUSTSEC-2020-0031"), "{stdout}");
+
+    // A withdrawn one is no news; a new one fails, by id and title.
+    advisory("RUSTSEC-2098-0001", "withdrawn = \"2098-01-02\"\n");
+    advisory("RUSTSEC-2099-0001", "");
+    let output = run();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("NEW       RUSTSEC-2099-0001 (tiny_http, forked as sre-kata-tiny-http): Title of RUSTSEC-2099-0001"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("RUSTSEC-2098-0001"), "{stdout}");
 }

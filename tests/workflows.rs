@@ -187,9 +187,11 @@ fn every_run_step_calls_a_project_script() {
                     .map(str::trim)
                     .filter(|l| !l.is_empty())
                     .collect();
-                // One script call, optionally capturing its one-line result.
+                // One script call, optionally capturing its one-line result,
+                // or replacing the step's shell (exec).
                 let script = commands[0]
                     .trim_start_matches("image=\"$(")
+                    .trim_start_matches("exec ")
                     .split_whitespace()
                     .next()
                     .unwrap();
@@ -261,6 +263,38 @@ fn minutes(v: &Value) -> u64 {
         .unwrap_or_else(|| panic!("no timeout-minutes: {v:?}"))
 }
 
+/// The longest a rollback waits for the state lock: the deploy step's
+/// terraform, interrupted, may still be finishing what it had in flight.
+const ROLLBACK_LOCK_WAIT_MINUTES: u64 = 25;
+
+#[test]
+fn a_step_that_holds_the_state_lock_is_the_process_the_runner_signals() {
+    // The runner stops a step by signalling its shell alone (actions/runner
+    // ProcessInvoker.cs); with exec, the script is that process and passes
+    // the signal on to terraform, which then releases the state lock.
+    let mut seen = 0;
+    for (name, _, workflow) in workflows() {
+        for (job_name, job) in jobs(&workflow) {
+            for step in steps(job) {
+                let Some(run) = step["run"].as_str() else {
+                    continue;
+                };
+                if ["deploy.sh", "destroy.sh"].iter().any(|s| run.contains(s)) {
+                    assert!(
+                        run.trim().starts_with("exec ./scripts/"),
+                        "{name}/{job_name}: {run}"
+                    );
+                    seen += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        seen, 5,
+        "two in release.yml, two in rollback.yml, one in destroy.yml"
+    );
+}
+
 #[test]
 fn a_release_that_fails_or_times_out_rolls_back_to_the_last_good_image() {
     let all = workflows();
@@ -273,7 +307,7 @@ fn a_release_that_fails_or_times_out_rolls_back_to_the_last_good_image() {
         .expect("the deploy step");
     assert_eq!(
         deploy["run"].as_str().unwrap().trim(),
-        "./scripts/deploy.sh \"$TARGET\" \"$IMAGE\""
+        "exec ./scripts/deploy.sh \"$TARGET\" \"$IMAGE\""
     );
     let rollback = deploy_steps
         .iter()
@@ -289,16 +323,30 @@ fn a_release_that_fails_or_times_out_rolls_back_to_the_last_good_image() {
     );
     assert_eq!(
         rollback["run"].as_str().unwrap().trim(),
-        "./scripts/deploy.sh \"$TARGET\" last-good",
+        format!(
+            "exec ./scripts/deploy.sh --lock-timeout {ROLLBACK_LOCK_WAIT_MINUTES}m \"$TARGET\" last-good"
+        ),
         "the record of the last good image, never the state's image"
     );
-    // Apply waits for the deployment up to the service's update timeout,
-    // plan and apply up to 2 minutes each for the state lock, the smoke
-    // test up to 2; the rest (init, refresh, lookups) gets 5. The job has
-    // room for both steps at their limits.
+    assert_timeouts_leave_room_for_the_rollback(job, deploy, rollback);
+}
+
+/// Apply waits for the deployment up to the service's update timeout,
+/// plan and apply up to 2 minutes each for the state lock, the smoke test
+/// up to 2; the rest (init, refresh, lookups) gets 5. The rollback first
+/// waits for the lock the interrupted deploy may still hold. The job has
+/// room for both steps at their limits.
+fn assert_timeouts_leave_room_for_the_rollback(job: &Value, deploy: &Value, rollback: &Value) {
     let wait = service_update_timeout_minutes();
     assert!(minutes(deploy) >= wait + 2 + 2 + 2 + 5, "{deploy:?}");
-    assert!(minutes(rollback) >= minutes(deploy));
+    assert!(
+        minutes(rollback) >= ROLLBACK_LOCK_WAIT_MINUTES + wait + 2 + 2 + 5,
+        "{rollback:?}"
+    );
+    assert!(
+        ROLLBACK_LOCK_WAIT_MINUTES > wait,
+        "an interrupted apply may finish its service update first"
+    );
     assert!(
         minutes(job) >= minutes(deploy) + minutes(rollback) + 5,
         "the job's limit must not cut the rollback short"
@@ -306,9 +354,9 @@ fn a_release_that_fails_or_times_out_rolls_back_to_the_last_good_image() {
 }
 
 #[test]
-fn a_run_by_hand_goes_where_the_repository_deploys_by_default() {
+fn a_run_by_hand_goes_where_the_repository_deploys_by_default_with_that_stacks_role() {
     let all = workflows();
-    for (name, job) in [("release.yml", "deploy"), ("rollback.yml", "rollback")] {
+    for (name, job) in [("release.yml", "push"), ("rollback.yml", "rollback")] {
         let yaml = &all.iter().find(|(n, _, _)| n == name).unwrap().2;
         let target = &yaml["on"]["workflow_dispatch"]["inputs"]["target"];
         assert_eq!(target["default"], "default", "{name}");
@@ -319,39 +367,93 @@ fn a_run_by_hand_goes_where_the_repository_deploys_by_default() {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(options, ["default", "ecs-express", "apprunner"], "{name}");
-        assert_eq!(
-            yaml["jobs"][job]["env"]["TARGET"],
-            "${{ (inputs.target && inputs.target != 'default') && inputs.target || vars.DEPLOY_TARGET }}",
-            "{name}"
+        // scripts/deploy-target.sh picks the target and its own role.
+        let job = &yaml["jobs"][job];
+        let step = &steps(job)[step_index(job, runs("./scripts/deploy-target.sh")).unwrap()];
+        assert_eq!(step["id"], "target", "{name}");
+        let env = &step["env"];
+        assert_eq!(env["TARGET_INPUT"], "${{ inputs.target }}", "{name}");
+        assert_eq!(env["DEPLOY_TARGET"], "${{ vars.DEPLOY_TARGET }}", "{name}");
+        for variable in [
+            "AWS_DEPLOY_ROLE_ARN_ECS_EXPRESS",
+            "AWS_DEPLOY_ROLE_ARN_APPRUNNER",
+        ] {
+            assert_eq!(
+                env[variable],
+                format!("${{{{ vars.{variable} }}}}"),
+                "{name}"
+            );
+        }
+    }
+    // No workflow assumes a deploy role other than the target's.
+    for (name, text, _) in &all {
+        assert!(
+            !text.contains("vars.AWS_DEPLOY_ROLE_ARN }}"),
+            "{name} uses the one-role variable"
         );
     }
+    let release = &all.iter().find(|(n, _, _)| n == "release.yml").unwrap().2;
+    let deploy = &release["jobs"]["deploy"];
+    assert_eq!(deploy["if"], "needs.push.outputs.deploy == 'true'");
+    assert_eq!(deploy["env"]["TARGET"], "${{ needs.push.outputs.target }}");
+    assert_eq!(
+        role_assumed(deploy),
+        "${{ needs.push.outputs.role }}",
+        "release.yml"
+    );
+}
+
+/// The role a job's configure-aws-credentials step assumes.
+fn role_assumed(job: &Value) -> &Value {
+    &steps(job)
+        .iter()
+        .find(|s| uses("aws-actions/configure-aws-credentials@")(s))
+        .expect("assumes a role")["with"]["role-to-assume"]
 }
 
 #[test]
-fn a_rollback_by_hand_needs_no_administrator() {
+fn a_rollback_by_hand_needs_no_administrator_and_never_leaves_a_bad_image_running() {
     let all = workflows();
     let rollback = &all.iter().find(|(n, _, _)| n == "rollback.yml").unwrap().2;
     let job = &rollback["jobs"]["rollback"];
     let inputs = &rollback["on"]["workflow_dispatch"]["inputs"];
     assert_eq!(inputs["image"]["required"], false);
-    let role = steps(job)
+    assert_eq!(role_assumed(job), "${{ steps.target.outputs.role }}");
+    let target = &steps(job)[step_index(job, runs("./scripts/deploy-target.sh")).unwrap()];
+    assert_eq!(
+        target["run"].as_str().unwrap().trim(),
+        "./scripts/deploy-target.sh --require-role"
+    );
+    let deploy = steps(job).iter().find(|s| s["id"] == "deploy").unwrap();
+    assert_eq!(
+        deploy["run"].as_str().unwrap().trim(),
+        "exec ./scripts/deploy.sh \"$TARGET\" \"${IMAGE:-last-good}\""
+    );
+    // A given image that fails is replaced by the last good one.
+    let restore = steps(job)
         .iter()
         .find(|s| {
-            s["uses"]
+            s["if"]
                 .as_str()
-                .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+                .is_some_and(|c| c.contains("steps.deploy.outcome"))
         })
-        .expect("assumes a role");
+        .expect("a step that restores the last good image");
     assert_eq!(
-        role["with"]["role-to-assume"],
-        "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+        restore["if"],
+        "always() && inputs.image != '' && (steps.deploy.outcome == 'failure' || steps.deploy.outcome == 'cancelled')"
     );
-    let run = steps(job).iter().find_map(|s| s["run"].as_str()).unwrap();
     assert_eq!(
-        run.trim(),
-        "./scripts/deploy.sh \"$TARGET\" \"${IMAGE:-last-good}\""
+        restore["run"].as_str().unwrap().trim(),
+        format!(
+            "exec ./scripts/deploy.sh --lock-timeout {ROLLBACK_LOCK_WAIT_MINUTES}m \"$TARGET\" last-good"
+        )
     );
-    assert!(minutes(job) > minutes(steps(job).iter().find(|s| s["run"].is_string()).unwrap()));
+    assert_eq!(
+        deploy["env"]["TARGET"],
+        "${{ steps.target.outputs.target }}"
+    );
+    assert_eq!(deploy["env"], restore["env"]);
+    assert_timeouts_leave_room_for_the_rollback(job, deploy, restore);
 }
 
 /// The index of the first step of `job` for which `matches` holds.
@@ -391,10 +493,27 @@ fn a_release_is_signed_attested_and_its_sbom_published_and_deploys_check_the_sig
     assert_eq!(attest["subject-name"], "${{ steps.push.outputs.name }}");
     assert_eq!(push_job["permissions"]["attestations"], "write");
 
-    let deploy = &release["jobs"]["deploy"];
-    let release_tag = &steps(deploy)[step_index(deploy, runs("./scripts/release-tag.sh")).unwrap()];
+    // The release is tagged in a job of its own, the only one with
+    // contents: write, and no AWS credentials or token to mint them.
+    let tag = &release["jobs"]["tag"];
+    let release_tag = &steps(tag)[step_index(tag, runs("./scripts/release-tag.sh")).unwrap()];
     assert!(release_tag["run"].as_str().unwrap().contains("--sbom"));
-    assert!(step_index(deploy, uses("actions/download-artifact@")).is_some());
+    assert!(step_index(tag, uses("actions/download-artifact@")).is_some());
+    assert_eq!(
+        tag["permissions"],
+        serde_yaml::from_str::<Value>("contents: write").unwrap()
+    );
+    assert_eq!(
+        tag["needs"],
+        serde_yaml::from_str::<Value>("[build, push, deploy]").unwrap()
+    );
+    for (name, _, workflow) in &all {
+        for (job_name, job) in jobs(workflow) {
+            if job_name != "tag" {
+                assert_ne!(job["permissions"]["contents"], "write", "{name}/{job_name}");
+            }
+        }
+    }
 
     // Every job that deploys has cosign before deploy.sh runs, and every
     // cosign is the one version that stores signatures as the tags the
