@@ -161,18 +161,18 @@ fn the_deploy_guide_goes_from_clone_to_url_in_order() {
             .find(words)
             .unwrap_or_else(|| panic!("docs/deploy.md lacks {words:?}"))
     };
-    // Prerequisites, then the shell's exports, then the steps in order, with
-    // the WAF before GitHub.
+    // Prerequisites, then the one export, then the steps in order: the
+    // release workflow builds and signs before the first deploy, which
+    // deploys that signed image, and GitHub learns the deploy role after.
     let order = [
         "## Prerequisites",
         "## Each new shell",
         "export AWS_REGION=",
-        "export TF_STATE_BUCKET=",
         "./scripts/bootstrap.sh",
-        "./scripts/build.sh",
-        "./scripts/deploy.sh --allow-unsigned ecs-express \"$IMAGE\"",
-        "5. **The WAF**",
         "./scripts/github-setup.sh",
+        "4. **The first release**",
+        "./scripts/deploy.sh ecs-express REGISTRY/sre-kata@sha256:",
+        "6. **GitHub again**",
         "## Releases and rollbacks",
         "## Teardown",
         "## What it costs",
@@ -196,6 +196,14 @@ fn the_deploy_guide_goes_from_clone_to_url_in_order() {
         at(command);
     }
     assert!(!guide.contains("..."), "no unfinished commands");
+    // No step deploys an unsigned image, and no shell needs a second export.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    for (name, text) in [("docs/deploy.md", &guide), ("README.md", &readme)] {
+        for line in text.lines().filter(|l| l.starts_with("./scripts/deploy.sh")) {
+            assert!(!line.contains("--allow-unsigned"), "{name}: {line}");
+        }
+        assert!(!text.contains("export TF_STATE_BUCKET="), "{name}");
+    }
 }
 
 #[test]
