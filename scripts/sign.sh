@@ -17,9 +17,11 @@ release.yml, which needs id-token: write; scripts/deploy.sh checks the
 signature before it deploys.
 
 A signature or attestation that this workflow identity already made is
-kept, not made again: the repository's tags are immutable, and cosign keeps
-them under a tag (sha256-<digest>.sig, .att). Needs cosign, the AWS CLI and
-GITHUB_REPOSITORY.
+kept, not made again (a rerun). cosign keeps them under tags of their own,
+sha256-<digest>.sig and .att, the only tags of the repository that may be
+rewritten (infra/modules/ecr): cosign adds a signature by rewriting its
+tag, so nothing written there first can block it. Needs cosign, the AWS
+CLI and GITHUB_REPOSITORY.
 
   --dry-run   print the commands instead of running them
 USAGE
