@@ -199,7 +199,10 @@ fn the_deploy_guide_goes_from_clone_to_url_in_order() {
     // No step deploys an unsigned image, and no shell needs a second export.
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     for (name, text) in [("docs/deploy.md", &guide), ("README.md", &readme)] {
-        for line in text.lines().filter(|l| l.starts_with("./scripts/deploy.sh")) {
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("./scripts/deploy.sh"))
+        {
             assert!(!line.contains("--allow-unsigned"), "{name}: {line}");
         }
         assert!(!text.contains("export TF_STATE_BUCKET="), "{name}");
