@@ -34,32 +34,44 @@ USAGE
 }
 
 # apply_stack DIR ARGS...: plans DIR, asks (unless --auto-approve), and
-# applies exactly that plan. Terraform never reads the terminal: it runs
-# supervised (lib.sh), so a Ctrl-C stops it cleanly, lock released.
+# applies exactly that plan; a plan without changes applies nothing.
+# Terraform never reads the terminal: it runs supervised (lib.sh), so a
+# Ctrl-C stops it cleanly, lock released.
 apply_stack() {
-  local dir="$1" plan="bootstrap.tfplan" status=0 answer
+  local dir="$1" plan="bootstrap.tfplan" status=0 answer=""
   shift
   if [[ "$DRY_RUN" == true ]]; then
-    run terraform -chdir="$dir" plan -input=false -lock-timeout="$LOCK_TIMEOUT" -out="$plan" "$@"
+    run terraform -chdir="$dir" plan -input=false -lock-timeout="$LOCK_TIMEOUT" -detailed-exitcode -out="$plan" "$@"
     run terraform -chdir="$dir" apply -input=false -lock-timeout="$LOCK_TIMEOUT" "$plan"
     return 0
   fi
-  supervised terraform -chdir="$dir" plan -input=false -lock-timeout="$LOCK_TIMEOUT" -out="$plan" "$@" >&2 || status=$?
+  # -detailed-exitcode: 0 no changes, 2 changes, 1 an error.
+  supervised terraform -chdir="$dir" plan -input=false -lock-timeout="$LOCK_TIMEOUT" \
+    -detailed-exitcode -out="$plan" "$@" >&2 || status=$?
   stop_if_signalled
-  ((status == 0)) || die "the plan of ${dir#"$REPO_ROOT/"} failed (above); nothing was applied"
-  if [[ "$AUTO_APPROVE" == false ]]; then
-    [[ -t 0 ]] || die "nothing to answer with: run it in a terminal, or pass --auto-approve"
-    read -r -p "Apply this plan to ${dir#"$REPO_ROOT/"}? Only 'yes' applies it: " answer
-    [[ "$answer" == yes ]] || die "not applied: the answer was not 'yes'"
+  if ((status == 0)); then
+    rm -f "$dir/$plan"
+    printf '%s: %s is up to date\n' "$SCRIPT" "${dir#"$REPO_ROOT/"}" >&2
+    return 0
   fi
+  ((status == 2)) || die "the plan of ${dir#"$REPO_ROOT/"} failed (above); nothing was applied"
+  if [[ "$AUTO_APPROVE" == false ]]; then
+    [[ -t 0 ]] || { rm -f "$dir/$plan"; die "nothing to answer with: run it in a terminal, or pass --auto-approve"; }
+    read -r -p "Apply this plan to ${dir#"$REPO_ROOT/"}? Only 'yes' applies it: " answer || true
+    stop_if_signalled
+    # The plan may hold sensitive values: it does not outlive the answer.
+    [[ "$answer" == yes ]] || { rm -f "$dir/$plan"; die "not applied: the answer was not 'yes'"; }
+  fi
+  status=0
   supervised terraform -chdir="$dir" apply -input=false -lock-timeout="$LOCK_TIMEOUT" "$plan" >&2 || status=$?
-  stop_if_signalled
   rm -f "$dir/$plan"
+  stop_if_signalled
   ((status == 0)) || die "the apply of ${dir#"$REPO_ROOT/"} failed (above)"
 }
 
 main() {
   AUTO_APPROVE=false
+  catch_stop_signals
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;

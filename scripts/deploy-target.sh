@@ -15,6 +15,8 @@ Reads, from the environment (the workflow passes them):
   DEPLOY_TARGET                      the repository's default target
   AWS_DEPLOY_ROLE_ARN_ECS_EXPRESS    the ecs-express stack's deploy role
   AWS_DEPLOY_ROLE_ARN_APPRUNNER      the apprunner stack's deploy role
+  AWS_DEPLOY_ROLE_ARN                the one role of before, if still set:
+                                     a warning to run github-setup.sh
   IMAGE                              the image being released (optional)
 and writes to \$GITHUB_OUTPUT (or prints, outside GitHub Actions):
   target   apprunner or ecs-express
@@ -70,6 +72,10 @@ main() {
     return 0
   fi
   put deploy false
+  if [[ -n "${AWS_DEPLOY_ROLE_ARN:-}" ]]; then
+    # A repository set up before each stack had its own role variable.
+    printf '::warning::the repository variable AWS_DEPLOY_ROLE_ARN is no longer read: run scripts/github-setup.sh again, which sets %s\n' "$variable"
+  fi
   if [[ "$require_role" == true ]]; then
     die "the repository variable $variable is not set: the $target stack has not been deployed yet, or scripts/github-setup.sh has not run since its first deploy"
   fi

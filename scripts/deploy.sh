@@ -98,12 +98,12 @@ tf_locking() {
   # stderr can be held back and shown after.
   supervised terraform -chdir="$STACK_DIR" "$command" -lock-timeout="$LOCK_TIMEOUT" "$@" >&2 2>"$errors" || status=$?
   cat "$errors" >&2
-  stop_if_signalled
   if ((status != 0)) && grep -q 'Error acquiring the state lock' "$errors"; then
     id="$(grep -Eo 'ID: +[0-9a-f-]{36}' "$errors" | head -n 1 | awk '{print $2}')"
     say "the $TARGET state is still locked after $LOCK_TIMEOUT (by whom and since when: above). If that run is dead (killed, not stopped) and no other runs, clear it from a checkout of this repository: $(unlock_command "${id:-<ID above>}")"
   fi
   rm -f "$errors"
+  stop_if_signalled
   return "$status"
 }
 
@@ -333,10 +333,14 @@ rollback_target() {
 # the one the last teardown retired. Dies if there is neither.
 first_deploy_target() {
   local image status=0
-  if image="$(last_good get "$TARGET" 2>/dev/null)"; then
+  image="$(last_good get "$TARGET")" || status=$?
+  if ((status == 0)); then
     printf '%s\n' "$image"
     return 0
   fi
+  # Missing is the usual case (the line above says so); unreadable is not.
+  ((status == 3)) || die "the $TARGET state is empty and its last good image cannot be read (above)"
+  status=0
   image="$(last_good get --retired "$TARGET")" || status=$?
   ((status == 0)) && { printf '%s\n' "$image"; return 0; }
   ((status == 3)) && die "no last good image is recorded for $TARGET, whose state is empty, nor retired by a teardown: nothing to roll back to; deploy an image by digest"
@@ -354,6 +358,7 @@ retry_command() {
 main() {
   local args=()
   FIRST=false ALLOW_UNSIGNED=false
+  catch_stop_signals
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
@@ -464,6 +469,8 @@ main() {
   [[ "$first" == true ]] && smoke+=(--fresh)
   "${smoke[@]}" "$url" >&2
   check_running "$image"
+  # A step stopped meanwhile is rolled back by the next: record nothing.
+  stop_if_signalled
   if [[ "$ALLOW_UNSIGNED" == true ]]; then
     # The record holds only images a rollback can verify.
     say "$TARGET runs $image, unsigned, which is never recorded as good: the last good image stays ${last_good:-unrecorded}"

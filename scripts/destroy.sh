@@ -30,6 +30,7 @@ USAGE
 
 main() {
   local target="" confirm=""
+  catch_stop_signals
   while (($#)); do
     case "$1" in
       -h | --help) usage; return 0 ;;
@@ -78,6 +79,11 @@ main() {
   local last_good=("$REPO_ROOT/scripts/last-good.sh")
   [[ "$DRY_RUN" == false ]] || last_good+=(--dry-run)
   "${last_good[@]}" retire "$target"
+  # Its deploy role is gone with it, but the repository variable naming
+  # it stays until an administrator runs github-setup.sh again.
+  local next="the $target stack is destroyed. Its deploy role went with it: run scripts/github-setup.sh again (an administrator), or releases for $target fail at their credentials step. To bring it back: scripts/deploy.sh $target last-good (docs/deploy.md, Teardown)."
+  printf '%s: %s\n' "$SCRIPT" "$next" >&2
+  [[ -z "${GITHUB_STEP_SUMMARY:-}" || "$DRY_RUN" == true ]] || printf '%s\n' "$next" >>"$GITHUB_STEP_SUMMARY"
 }
 
 main "$@"

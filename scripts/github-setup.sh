@@ -47,7 +47,8 @@ output() {
 }
 
 # deploy_role STACK: prints the stack's deploy role, or nothing if the
-# stack's state is empty (never deployed, or torn down).
+# stack's state is empty (never deployed, or torn down) or names no role
+# yet (a first deploy that stopped before it: said on stderr).
 deploy_role() {
   local resources
   if [[ "$DRY_RUN" == true ]]; then
@@ -57,7 +58,9 @@ deploy_role() {
   fi
   resources="$(terraform -chdir="$REPO_ROOT/infra/stacks/$1" state list)" \
     || die "cannot read the state of infra/stacks/$1 in s3://$TF_STATE_BUCKET"
-  [[ -z "$resources" ]] || output "$1" deploy_role_arn
+  [[ -n "$resources" ]] || return 0
+  terraform -chdir="$REPO_ROOT/infra/stacks/$1" output -raw deploy_role_arn 2>/dev/null \
+    || printf 'github-setup: infra/stacks/%s has resources but no deploy role yet (a first deploy that stopped halfway?): none is set for it\n' "$1" >&2
 }
 
 init() {
@@ -220,6 +223,8 @@ main() {
       run gh variable delete "$name" --repo "$REPOSITORY" >/dev/null 2>&1 || true
     fi
   done
+  # The one-role variable of before: the workflows no longer read it.
+  run gh variable delete AWS_DEPLOY_ROLE_ARN --repo "$REPOSITORY" >/dev/null 2>&1 || true
   if [[ "$ready" == true ]]; then
     printf 'github-setup: %s is set up to release to %s\n' "$REPOSITORY" "$target" >&2
   else

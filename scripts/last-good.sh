@@ -89,7 +89,8 @@ get() {
 # .att) good-<hex>.sig and .att: infra/modules/ecr keeps every good-* tag
 # of its newest good releases, so a rollback target keeps what proves it.
 # Good tags are immutable and name the digest, so one already there is
-# this one.
+# this image's: kept as it is, even if the signature's tag has moved since
+# (a second signature appended), since it holds a signature too.
 keep() {
   local image="$1" repository digest hex
   repository="${image#*/}"
@@ -98,11 +99,10 @@ keep() {
   hex="${digest#sha256:}"
   tag_manifest "$repository" "imageDigest=$digest" "good-$hex" \
     || die "ECR has no image $digest in $repository (expired?); it is not recorded as good"
-  local kind
-  for kind in sig att; do
-    tag_manifest "$repository" "imageTag=sha256-$hex.$kind" "good-$hex.$kind" \
-      || die "ECR has no .$kind for $image (cosign's sha256-$hex.$kind): it was not signed by the release workflow; it is not recorded as good"
-  done
+  tag_manifest "$repository" "imageTag=sha256-$hex.sig" "good-$hex.sig" \
+    || die "ECR has no signature for $image (cosign's sha256-$hex.sig); it is not recorded as good"
+  tag_manifest "$repository" "imageTag=sha256-$hex.att" "good-$hex.att" \
+    || die "ECR has no SBOM attestation for $image (cosign's sha256-$hex.att), which scripts/sign.sh makes with the signature; it is not recorded as good"
 }
 
 # tag_manifest REPOSITORY IMAGE-ID TAG: gives the manifest IMAGE-ID names
@@ -127,7 +127,7 @@ tag_manifest() {
   error="$(mktemp)"
   if ! aws ecr put-image --region "$REGION" --repository-name "$repository" --image-tag "$tag" \
     --image-manifest-media-type "$type" --image-manifest "$manifest" \
-    >/dev/null 2>"$error" && ! grep -q ImageAlreadyExistsException "$error"; then
+    >/dev/null 2>"$error" && ! grep -q 'ImageAlreadyExistsException\|ImageTagAlreadyExistsException' "$error"; then
     die "cannot tag $id $tag in ECR to keep it, so nothing is recorded as good: $(head -n 1 "$error")"
   fi
   rm -f "$error"
@@ -165,6 +165,14 @@ retire() {
     if grep -q '(404)\|NoSuchKey\|does not exist' "$error"; then
       rm -f "$error"
       printf '%s: %s has no last good image to retire\n' "$SCRIPT" "$target" >&2
+      return 0
+    elif grep -q '(403)\|Forbidden' "$error"; then
+      # The roles that run this may read exactly this key, so S3's 403 is
+      # its answer for a record that is not there, to a caller that may
+      # not list the bucket. Were it one that cannot be read, the next
+      # first deploy of the stack (an administrator's) retires it.
+      rm -f "$error"
+      printf '%s: %s has no last good image to retire (S3: 403, its answer for a missing one to these credentials)\n' "$SCRIPT" "$target" >&2
       return 0
     fi
     die "cannot retire the last good image of $target ($url): $(head -n 1 "$error"); run scripts/last-good.sh retire $target once it can be read"

@@ -35,37 +35,66 @@ run() {
   fi
 }
 
+# Stopping cleanly. GitHub's runner stops a step (a timeout, a cancel) by
+# signalling the step's shell alone: SIGINT, SIGTERM 7.5 s later, SIGKILL
+# 2.5 s after that (actions/runner, ProcessInvoker.cs). A terraform child
+# gets nothing, keeps the state lock, and is killed at the job's end with
+# the lock still held. Terraform stops cleanly on one interrupt (INT or TERM
+# alike: it finishes or cancels what is in flight, writes the state,
+# releases the lock) and abandons everything on a second one.
+#
+# So a script that runs terraform with the lock calls catch_stop_signals
+# first. From then on the first INT or TERM stops the script at once,
+# unless a terraform runs under supervised: then it is passed on to it
+# once, as INT, and the script stops when terraform has (STOP_SIGNAL,
+# stop_if_signalled). Later signals only say that the script is still
+# waiting. If the runner kills the script first, terraform finishes
+# stopping on its own, and the next step's -lock-timeout waits for the
+# lock. A signal that arrives while another foreground command runs
+# (terraform init, cosign) is handled when that command ends, since bash
+# runs a trap only then: nothing new starts after it.
+catch_stop_signals() {
+  STOP_SIGNAL="" SUPERVISED_PID="" SUPERVISED_NAME=""
+  trap 'on_stop_signal INT' INT
+  trap 'on_stop_signal TERM' TERM
+}
+
+# on_stop_signal NAME: the trap.
+on_stop_signal() {
+  if [[ -n "$STOP_SIGNAL" ]]; then
+    printf '%s: SIG%s: still waiting for %s (pid %s) to release the state lock; a second interrupt would make it abandon the lock (kill -KILL %s does, and leaves the lock held)\n' \
+      "$SCRIPT" "$1" "${SUPERVISED_NAME:-the current step}" "${SUPERVISED_PID:-$$}" "${SUPERVISED_PID:-$$}" >&2
+    return 0
+  fi
+  STOP_SIGNAL="$1"
+  if [[ -z "$SUPERVISED_PID" ]]; then
+    stop_if_signalled # between commands: nothing holds the lock
+  fi
+  printf '%s: SIG%s: asking %s (pid %s) to stop cleanly and release the state lock\n' \
+    "$SCRIPT" "$1" "$SUPERVISED_NAME" "$SUPERVISED_PID" >&2
+  kill -INT "$SUPERVISED_PID" 2>/dev/null || true
+}
+
 # supervised COMMAND...: runs COMMAND (a terraform that takes the state
-# lock) and waits for it, passing on the first INT or TERM this script gets.
-#
-# GitHub's runner stops a step (a timeout, a cancel) by signalling the
-# step's shell alone: SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after that
-# (actions/runner, ProcessInvoker.cs). A terraform child gets nothing, keeps
-# the state lock, and is killed at the job's end with the lock still held.
-# Terraform stops cleanly on one interrupt (INT or TERM alike: it finishes
-# or cancels what is in flight, writes the state, releases the lock) and
-# abandons everything on a second one, so exactly one is passed on, as INT;
-# later signals only say that the script is still waiting. If the runner
-# kills this script first, terraform finishes stopping on its own, and the
-# next step's -lock-timeout waits for the lock.
-#
-# COMMAND runs in a process group of its own (job control, set -m), so a
-# Ctrl-C at a terminal, which signals the whole foreground group, reaches it
-# once, through this script, not twice. It must not read the terminal:
-# give terraform -input=false. Returns COMMAND's status, and leaves the
-# signal's name in SUPERVISED_SIGNAL: call stop_if_signalled once the
-# command's output is shown.
+# lock) and waits for it, after catch_stop_signals. It does not start after
+# a stop signal. COMMAND runs in a process group of its own (job control,
+# set -m), so a Ctrl-C at a terminal, which signals the whole foreground
+# group, reaches it once, through this script, not twice; with stdin from
+# /dev/null (no prompt can stop it in the background), and SIGPIPE ignored
+# (a pipe that closes, a `| tee` that a Ctrl-C ended, must not kill it with
+# the lock held: Go then gets EPIPE). Returns COMMAND's status; call
+# stop_if_signalled once its output is shown.
 supervised() {
   local status=0
-  SUPERVISED_PID="" SUPERVISED_NAME="$(basename "$1")" SUPERVISED_SIGNAL=""
-  # Trapped before the command starts, so that no signal falls between.
-  trap 'pass_on_signal INT' INT
-  trap 'pass_on_signal TERM' TERM
+  stop_if_signalled
+  SUPERVISED_NAME="$(basename "$1")"
   set -m
-  "$@" &
+  (
+    trap '' PIPE
+    exec "$@" </dev/null
+  ) &
   SUPERVISED_PID=$!
   set +m
-  [[ -z "$SUPERVISED_SIGNAL" ]] || kill -INT "$SUPERVISED_PID" 2>/dev/null || true
   # wait returns early (above 128) when a trapped signal arrives; only the
   # command's own end counts.
   while :; do
@@ -76,30 +105,16 @@ supervised() {
     fi
     break
   done
-  trap - INT TERM
+  SUPERVISED_PID=""
   return "$status"
 }
 
-# pass_on_signal NAME: supervised's trap.
-pass_on_signal() {
-  if [[ -z "$SUPERVISED_SIGNAL" ]]; then
-    SUPERVISED_SIGNAL="$1"
-    [[ -n "$SUPERVISED_PID" ]] || return 0 # supervised passes it on at start
-    printf '%s: SIG%s: asking %s (pid %s) to stop cleanly and release the state lock\n' \
-      "$SCRIPT" "$1" "$SUPERVISED_NAME" "$SUPERVISED_PID" >&2
-    kill -INT "$SUPERVISED_PID" 2>/dev/null || true
-  else
-    printf '%s: SIG%s: still waiting for %s (pid %s) to release the state lock; a second interrupt would make it abandon the lock\n' \
-      "$SCRIPT" "$1" "$SUPERVISED_NAME" "$SUPERVISED_PID" >&2
-  fi
-}
-
-# stop_if_signalled: after supervised, exits 130 (SIGINT) or 143 (SIGTERM)
-# if a signal stopped the command: the step was cancelled or timed out.
+# stop_if_signalled: exits 130 (SIGINT) or 143 (SIGTERM) once a stop signal
+# has come: the step was cancelled or timed out, and nothing more starts.
 stop_if_signalled() {
-  case "${SUPERVISED_SIGNAL:-}" in
-    INT) printf '%s: stopped by SIGINT, after %s ended\n' "$SCRIPT" "$SUPERVISED_NAME" >&2; exit 130 ;;
-    TERM) printf '%s: stopped by SIGTERM, after %s ended\n' "$SCRIPT" "$SUPERVISED_NAME" >&2; exit 143 ;;
+  case "${STOP_SIGNAL:-}" in
+    INT) printf '%s: stopped by SIGINT\n' "$SCRIPT" >&2; exit 130 ;;
+    TERM) printf '%s: stopped by SIGTERM\n' "$SCRIPT" >&2; exit 143 ;;
   esac
 }
 

@@ -43,10 +43,11 @@ repository_from_terraform() {
   local region="$1" stack="$REPO_ROOT/infra/stacks/registry" bucket
   command -v terraform >/dev/null 2>&1 \
     || die "no REPOSITORY given and terraform is missing to read it; pass the ECR repository name"
+  local errors
   bucket="$(state_bucket "$region")"
-  terraform -chdir="$stack" init -input=false -reconfigure \
-    -backend-config="bucket=$bucket" -backend-config="region=$region" >/dev/null 2>&1 \
-    || die "no REPOSITORY given, and the registry stack's state in s3://$bucket cannot be read to find it: check the credentials and the region, or pass the ECR repository name"
+  errors="$(terraform -chdir="$stack" init -input=false -reconfigure \
+    -backend-config="bucket=$bucket" -backend-config="region=$region" 2>&1 >/dev/null)" \
+    || die "no REPOSITORY given, and the registry stack's state in s3://$bucket cannot be read to find it ($(grep -m 1 'Error' <<<"$errors" | sed 's/^[^A-Za-z]*//')): check the credentials, the region and the network, or pass the ECR repository name"
   terraform -chdir="$stack" output -raw repository_name 2>/dev/null \
     || die "no REPOSITORY given, and the registry stack's state has no repository_name output: run scripts/bootstrap.sh first, or pass the ECR repository name"
 }

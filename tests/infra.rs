@@ -516,8 +516,10 @@ fn ecr_keeps_every_rollback_target_with_what_proves_it() {
     let script = std::fs::read_to_string(repo().join("scripts/last-good.sh")).unwrap();
     for tag in [
         "\"good-$hex\"",
-        "\"good-$hex.$kind\"",
-        "\"imageTag=sha256-$hex.$kind\"",
+        "\"good-$hex.sig\"",
+        "\"good-$hex.att\"",
+        "\"imageTag=sha256-$hex.sig\"",
+        "\"imageTag=sha256-$hex.att\"",
     ] {
         assert!(script.contains(tag), "last-good.sh no longer tags {tag}");
     }

@@ -94,6 +94,8 @@ case "${args[0]:-}" in
         load_balancer_arn=*) printf '%s' "${a#load_balancer_arn=}" >"$S/planned-lb" ;;
       esac
     done
+    # -detailed-exitcode: 2 when the plan changes something.
+    if [[ " ${args[*]} " == *" -detailed-exitcode "* && ! -e "$S/up-to-date" ]]; then exit 2; fi
     exit 0 ;;
   apply)
     take_lock
@@ -145,7 +147,8 @@ case "$1 $2" in
     if [[ -e "$F/fail-s3" ]]; then echo "An error occurred (AccessDenied) when calling the GetObject operation: Access Denied" >&2; exit 1; fi
     if [[ "$src" == s3://* && "$dst" == s3://* ]]; then
       from="$F/s3/${src#s3://}"
-      if [[ ! -e "$from" ]]; then echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \"${src#s3://}\" does not exist" >&2; exit 1; fi
+      if [[ ! -e "$from" && -e "$F/can-list" ]]; then echo "fatal error: An error occurred (404) when calling the HeadObject operation: Key \"${src#s3://}\" does not exist" >&2; exit 1; fi
+      if [[ ! -e "$from" ]]; then echo "fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden" >&2; exit 1; fi
       cp "$from" "$F/s3/${dst#s3://}"
     elif [[ "$dst" == - ]]; then
       key="${src#s3://}"
@@ -181,7 +184,12 @@ case "$1 $2" in
     esac ;;
   "ecr put-image")
     tag="$(printf '%s\n' "$@" | grep -A1 -x -- --image-tag | tail -n 1)"
+    # ECR: the same manifest again under its tag, or another manifest under
+    # an immutable tag (a signature tag that moved since).
     if grep -qxF "$tag" "$F/ecr-tags" 2>/dev/null; then
+      if [[ -e "$F/tag-moved" ]]; then
+        echo "An error occurred (ImageTagAlreadyExistsException) when calling the PutImage operation: The image tag '$tag' already exists in the repository and cannot be overwritten because the repository is immutable." >&2; exit 254
+      fi
       echo "An error occurred (ImageAlreadyExistsException) when calling the PutImage operation" >&2; exit 254
     fi
     echo "$tag" >>"$F/ecr-tags" ;;
@@ -255,6 +263,11 @@ printf 'cosign %s\n' "$*" >>"$F/log"
 case "$1" in
   login) cat >/dev/null ;; # the password, from stdin
   verify)
+    # A slow registry: holds the step here until the test lets it go.
+    if [[ -e "$F/slow-verify" ]]; then
+      touch "$F/verifying"
+      until [[ -e "$F/release-verify" ]]; do sleep 0.05; done
+    fi
     image="${!#}" identity="" issuer=""
     while (($#)); do
       case "$1" in
@@ -1171,6 +1184,11 @@ fn a_recorded_image_is_tagged_so_that_ecr_keeps_it() {
     let again = op.deploy(&["apprunner", "last-good"], &[]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(op.last_good("apprunner").as_deref(), Some(B));
+    // So it is after B was signed again (its .sig tag moved; the good one
+    // keeps the manifest it has, which holds a signature too).
+    op.set("tag-moved", "");
+    let resigned = op.deploy(&["apprunner", "last-good"], &[]);
+    assert!(resigned.status.success(), "{}", stderr(&resigned));
 }
 
 #[test]
@@ -1603,6 +1621,35 @@ impl<'a> Runner<'a> {
         Outcome::Cancelled
     }
 
+    /// Runs a step until `ready` holds, sends its shell SIGINT alone,
+    /// then lets `release` run, and waits for the step's end.
+    fn interrupt_when(
+        &mut self,
+        job: &str,
+        step: &str,
+        values: &[(&str, &str)],
+        ready: impl Fn() -> bool,
+        release: impl Fn(),
+    ) -> std::process::ExitStatus {
+        use std::time::{Duration, Instant};
+        let mut child = self.start(job, step, values);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ready() {
+            assert!(child.try_wait().unwrap().is_none(), "{step} ended early");
+            assert!(Instant::now() < deadline, "{step} never got there");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: a signal to our own child, which has not been reaped.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        release();
+        let status = child.wait().unwrap();
+        eprintln!(
+            "{step}: {status}: {}",
+            std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
+        );
+        status
+    }
+
     fn outcome(&mut self, status: std::process::ExitStatus) -> Outcome {
         let stderr = std::fs::read_to_string(self.stderr_path()).unwrap_or_default();
         eprintln!("step: {status}: {stderr}");
@@ -1737,6 +1784,7 @@ fn every_release_rollback_and_teardown_ends_on_the_last_good_image_with_the_lock
                 "arn:aws:iam::123456789012:role/deploy",
             ),
             ("AWS_DEPLOY_ROLE_ARN_APPRUNNER", ""),
+            ("AWS_DEPLOY_ROLE_ARN", ""),
             ("TF_STATE_BUCKET", "state-bucket"),
             ("AWS_REGION", "eu-west-1"),
             ("IMAGE", C),
@@ -1760,8 +1808,10 @@ fn every_release_rollback_and_teardown_ends_on_the_last_good_image_with_the_lock
     rollback.end_job();
     settled(B, "a rollback to a bad digest");
 
-    // Teardown, by the destroy workflow: the record is retired with its
-    // stack, and nothing is left locked.
+    // Teardown, by the destroy workflow, whose role may not list the
+    // bucket: the record is retired with its stack, and nothing is left
+    // locked.
+    std::fs::remove_file(op.fake().join("can-list")).unwrap();
     let mut destroy = Runner::new(&op, "destroy.yml");
     let destroyed = destroy.run(
         "destroy",
@@ -1783,6 +1833,7 @@ fn every_release_rollback_and_teardown_ends_on_the_last_good_image_with_the_lock
     assert!(planned_images(&op.log()).is_empty(), "{}", op.log());
 
     // The way back: the last good image the stack had, by an administrator.
+    op.set("can-list", "");
     let back = op.deploy(&["ecs-express", "last-good"], &[]);
     assert!(back.status.success(), "{}", stderr(&back));
     settled(B, "a redeploy after the teardown");
@@ -1904,5 +1955,65 @@ fn push_in_a_fresh_clone_reads_the_repository_name_from_the_registrys_state() {
     assert_one_line_error(
         &output,
         "registry stack's state in s3://state-bucket cannot be read",
+    );
+}
+
+#[test]
+fn a_step_stopped_before_terraform_starts_starts_no_terraform() {
+    // SIGINT while the step waits on another command (here cosign): bash
+    // runs its trap only once that command ends, and then nothing new may
+    // start, least of all an apply.
+    let op = Operator::new();
+    let _service = with_service(&op);
+    op.deployed("ecs-express", A);
+    op.set("lb", &format!("{LB}\n"));
+    op.set("stacks/ecs-express/outputs/waf_load_balancer_arn", LB);
+    op.set("slow-verify", "");
+    let mut runner = Runner::new(&op, "release.yml");
+    let fake = op.fake();
+    let status = runner.interrupt_when(
+        "deploy",
+        "deploy",
+        &[
+            ("TARGET", "ecs-express"),
+            ("TF_STATE_BUCKET", "state-bucket"),
+            ("AWS_REGION", "eu-west-1"),
+            ("IMAGE", B),
+        ],
+        || fake.join("verifying").exists(),
+        || op.set("release-verify", ""),
+    );
+    runner.end_job();
+    assert_eq!(status.code(), Some(130), "exits as stopped by SIGINT");
+    assert!(planned_images(&op.log()).is_empty(), "{}", op.log());
+    assert!(!op.log().contains(" apply "), "{}", op.log());
+    assert_eq!(op.last_good("ecs-express").as_deref(), Some(A));
+}
+
+#[test]
+fn a_destroy_of_a_stack_that_never_had_a_good_image_succeeds() {
+    // The destroy role may read exactly the record's key, and S3 answers it
+    // 403 for a record that is not there (a first deploy that failed, or
+    // one --allow-unsigned made).
+    let op = Operator::new();
+    op.set("stacks/ecs-express/resources", "module.service.x\n");
+    op.set("stacks/ecs-express/outputs/image", A);
+    let summary = op.dir.path().join("summary");
+    let output = op.run(
+        "destroy.sh",
+        &["ecs-express", "--confirm", "ecs-express"],
+        &[("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no last good image to retire"),
+        "{}",
+        stderr(&output)
+    );
+    // The deploy role's variable outlives the stack: the summary says so.
+    let summary = std::fs::read_to_string(summary).unwrap();
+    assert!(
+        summary.contains("run scripts/github-setup.sh again"),
+        "{summary}"
     );
 }

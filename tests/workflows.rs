@@ -351,6 +351,17 @@ fn assert_timeouts_leave_room_for_the_rollback(job: &Value, deploy: &Value, roll
         minutes(job) >= minutes(deploy) + minutes(rollback) + 5,
         "the job's limit must not cut the rollback short"
     );
+    // After a cancel, by hand or at the job's limit, the runner kills the
+    // job cancel-timeout-minutes later (default 5, less 15 s: actions/runner
+    // JobDispatcher.cs); the rollback step must fit in it.
+    let cancel = job["cancel-timeout-minutes"]
+        .as_u64()
+        .expect("cancel-timeout-minutes: the default 5 would cut a rollback short");
+    assert!(
+        cancel > minutes(rollback),
+        "{cancel} <= {}",
+        minutes(rollback)
+    );
 }
 
 #[test]
@@ -385,12 +396,18 @@ fn a_run_by_hand_goes_where_the_repository_deploys_by_default_with_that_stacks_r
             );
         }
     }
-    // No workflow assumes a deploy role other than the target's.
-    for (name, text, _) in &all {
-        assert!(
-            !text.contains("vars.AWS_DEPLOY_ROLE_ARN }}"),
-            "{name} uses the one-role variable"
-        );
+    // No workflow assumes a deploy role other than the target's: the
+    // one-role variable of before only makes deploy-target.sh warn.
+    for (name, _, workflow) in &all {
+        for (job_name, job) in jobs(workflow) {
+            for step in steps(job) {
+                let role = step["with"]["role-to-assume"].as_str().unwrap_or_default();
+                assert!(
+                    !role.contains("AWS_DEPLOY_ROLE_ARN }}"),
+                    "{name}/{job_name} assumes the one-role variable"
+                );
+            }
+        }
     }
     let release = &all.iter().find(|(n, _, _)| n == "release.yml").unwrap().2;
     let deploy = &release["jobs"]["deploy"];
