@@ -1568,6 +1568,20 @@ impl<'a> Runner<'a> {
                 command.env(key, value);
             }
         }
+        // The runner starts a step with the signals at their defaults, as
+        // any new process. This test may run where SIGINT is ignored (a
+        // background job of a script), which a child would inherit, and
+        // bash cannot trap a signal ignored on entry.
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec, only async-signal-safe signal(2).
+        unsafe {
+            command.pre_exec(|| {
+                for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGPIPE] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
         command.spawn().unwrap()
     }
 
