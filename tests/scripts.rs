@@ -669,16 +669,17 @@ fn verify_actions_accepts_only_the_commit_each_tag_names_upstream() {
     let commit = tagged_repository(&server.join("owner/action"));
     // An action that pins another inside its own action.yml, served as
     // raw.githubusercontent.com serves it.
+    // Its file, at the commit the list pins it to (its own repository's,
+    // which matches the other's only if both were made in the same second).
+    let composite = tagged_repository(&server.join("owner/composite"));
     let raw = dir.path().join("raw");
-    let inner = raw.join("owner/composite").join(&commit);
+    let inner = raw.join("owner/composite").join(&composite);
     std::fs::create_dir_all(&inner).unwrap();
     std::fs::write(
         inner.join("action.yml"),
         format!("runs:\n  steps:\n    - uses: owner/action@{commit} # light\n"),
     )
     .unwrap();
-    tagged_repository(&server.join("owner/composite"));
-    let composite = support::git(&server.join("owner/composite"), &["rev-parse", "HEAD"]);
     let wrong = "0".repeat(40);
     let run = |lines: &str| {
         let list = dir.path().join("pins.txt");
