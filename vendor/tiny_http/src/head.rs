@@ -71,11 +71,15 @@ pub enum Reason {
     HeadTooLarge,
     /// The head did not arrive in time.
     HeadTimeout,
+    /// The head outgrew the room the server keeps for long heads, which
+    /// other connections' heads fill (sre-kata patch: a bound on the memory
+    /// of unfinished heads).
+    NoRoomForHead,
 }
 
 impl Reason {
     /// Every reason, for tests and documents.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Reason::BadRequestLine,
         Reason::BadTarget,
         Reason::VersionNotSupported,
@@ -92,6 +96,7 @@ impl Reason {
         Reason::RequestLineTooLarge,
         Reason::HeadTooLarge,
         Reason::HeadTimeout,
+        Reason::NoRoomForHead,
     ];
 
     /// A stable name, for logs and metrics.
@@ -113,6 +118,7 @@ impl Reason {
             Reason::RequestLineTooLarge => "request_line_too_large",
             Reason::HeadTooLarge => "head_too_large",
             Reason::HeadTimeout => "head_timeout",
+            Reason::NoRoomForHead => "no_room_for_head",
         }
     }
 
@@ -124,6 +130,7 @@ impl Reason {
             Reason::RequestLineTooLarge => 414,
             Reason::HeadTooLarge => 431,
             Reason::HeadTimeout => 408,
+            Reason::NoRoomForHead => 503,
             _ => 400,
         }
     }
@@ -151,6 +158,9 @@ impl Reason {
             Reason::RequestLineTooLarge => "The request line is too long.",
             Reason::HeadTooLarge => "The request header fields are too large.",
             Reason::HeadTimeout => "The request head did not arrive in time.",
+            Reason::NoRoomForHead => {
+                "The server has no room for a request head this long now; try again later."
+            }
         }
     }
 }

@@ -1,13 +1,14 @@
 //! tiny_http 0.12.0, patched for sre-kata (`PATCHES.md`): a blocking
-//! HTTP/1.1 server. A thread per connection reads and checks request heads
-//! ([`head`]); the application's own worker threads take them with
-//! [`Server::recv`] and answer each, as a [`Request`] or, for a head that
-//! was refused, as a [`Rejection`].
+//! HTTP/1.1 server. A thread per connection, its reader, reads and checks
+//! request heads ([`head`]); the application's own worker threads take them
+//! with [`Server::recv`] and answer each, as a [`Request`] or, for a head
+//! that was refused, as a [`Rejection`].
 //!
 //! ```no_run
-//! use tiny_http::{Incoming, Response, Server};
+//! use tiny_http::{Incoming, Response, Server, ServerOptions};
 //!
-//! let server = Server::http("127.0.0.1:0").unwrap();
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! let server = Server::from_listener(listener, ServerOptions::default()).unwrap();
 //! loop {
 //!     match server.recv() {
 //!         Ok(Incoming::Request(request)) => {
@@ -27,31 +28,30 @@
 
 use std::error::Error;
 use std::io::Error as IoError;
-use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use connection::Connection;
+use socket::Socket;
 use util::{Counters, MessagesQueue, Registry};
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
-pub use connection::{ConfigListenAddr, ListenAddr, Listener};
 pub use head::{Reason, MAX_HEADERS, MAX_HEAD_BYTES};
+pub use reader::HEAD_ROOM_BYTES;
 pub use request::{Rejection, Request};
 pub use response::{Response, ResponseBox};
-pub use util::{HEAD_TIMEOUT, OVERLOAD_IDLE, OVERLOAD_PERCENT};
+pub use util::{FULL_GRACE, HEAD_TIMEOUT, OVERLOAD_IDLE, OVERLOAD_PERCENT};
 
-mod client;
 mod common;
-mod connection;
 pub mod head;
+mod reader;
 mod request;
 mod response;
+mod socket;
 mod util;
 
 /// The main class of this library.
@@ -69,8 +69,8 @@ pub struct Server {
     // queue for messages received by child threads
     messages: Arc<MessagesQueue<Message>>,
 
-    // result of TcpListener::local_addr()
-    listening_addr: ListenAddr,
+    // sre-kata patch: where to connect to wake the accept thread at drop
+    listening_addr: SocketAddr,
 
     // sre-kata patch: what `stats()` reports
     counters: Arc<Counters>,
@@ -78,15 +78,10 @@ pub struct Server {
 }
 
 pub(crate) enum Message {
-    Error(IoError),
+    /// The accept thread ended while the server was open (sre-kata patch).
+    ListenerFailed(IoError),
     Request(Request),
     Rejected(Rejection),
-}
-
-impl From<IoError> for Message {
-    fn from(e: IoError) -> Message {
-        Message::Error(e)
-    }
 }
 
 /// What a worker gets from [`Server::recv`] (sre-kata patch).
@@ -101,7 +96,7 @@ pub enum Incoming {
 impl Message {
     fn into_incoming(self) -> IoResult<Incoming> {
         match self {
-            Message::Error(err) => Err(err),
+            Message::ListenerFailed(err) => Err(err),
             Message::Request(rq) => Ok(Incoming::Request(rq)),
             Message::Rejected(rejection) => Ok(Incoming::Rejected(rejection)),
         }
@@ -114,16 +109,11 @@ trait MustBeShareDummy: Sync + Send {}
 #[doc(hidden)]
 impl MustBeShareDummy for Server {}
 
-pub struct IncomingRequests<'a> {
-    server: &'a Server,
-}
-
 /// How a server treats its connections (sre-kata patch).
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     /// The most connections open at once; above it, new ones wait in the
-    /// kernel's backlog, and the longest-idle open one is closed to make
-    /// room.
+    /// kernel's backlog while open ones make room (`util::registry`).
     pub max_connections: usize,
     /// The read timeout the listening socket gives the connections it
     /// accepts (the application sets it there): a connection comes back to
@@ -153,10 +143,11 @@ pub struct Stats {
     pub pending: usize,
     /// Requests answered since start.
     pub answered: u64,
-    /// Connections with part of a request head: requests on their way in.
+    /// Connections with part of a request head, or a whole one not handed
+    /// out yet: requests on their way in.
     pub reading: usize,
-    /// Connections sending the end of an answer before they close: answers
-    /// on their way out.
+    /// Connections closing after an answer, sending its end: answers on
+    /// their way out.
     pub sending: usize,
     /// Connections open now.
     pub connections: usize,
@@ -167,20 +158,14 @@ pub struct Stats {
     pub overloaded: bool,
     /// Connections closed early because they were idle, since start.
     pub shed_idle: u64,
-    /// Connections closed because their request head was past
-    /// [`HEAD_TIMEOUT`], since start.
+    /// Connections closed at the cap because their request head was slow
+    /// ([`FULL_GRACE`]), since start.
     pub shed_heads: u64,
+    /// Connections ended after their answer, at the cap, so that others
+    /// could get in, since start: nothing of theirs was dropped.
+    pub released: u64,
     /// Times overload began, since start.
     pub overload_episodes: u64,
-}
-
-/// Configuration of a server: where it listens.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// The addresses to try to listen to.
-    pub addr: ConfigListenAddr,
-    /// How it treats connections (sre-kata patch).
-    pub options: ServerOptions,
 }
 
 /// How often an idle accept loop wakes to shed idle connections under
@@ -188,33 +173,12 @@ pub struct ServerConfig {
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
 impl Server {
-    /// Shortcut for a simple server on a specific address.
-    #[inline]
-    pub fn http<A>(addr: A) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
-    where
-        A: ToSocketAddrs,
-    {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            options: ServerOptions::default(),
-        })
-    }
-
-    /// Builds a new server that listens on the specified address.
-    pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = config.addr.bind()?;
-        Self::from_listener(listener, config.options)
-    }
-
-    /// Builds a new server using the specified listener.
-    ///
-    /// This is useful if you've constructed TcpListener using some less usual method
-    /// such as from systemd. For other cases, you probably want the `new()` function.
-    pub fn from_listener<L: Into<Listener>>(
-        listener: L,
+    /// Serves the connections `listener` accepts. Accepted sockets inherit
+    /// the listener's timeouts and options, which the application sets.
+    pub fn from_listener(
+        listener: TcpListener,
         options: ServerOptions,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
         let close = Arc::new(AtomicBool::new(false));
         let local_addr = listener.local_addr()?;
         log::debug!("Server listening on {}", local_addr);
@@ -226,11 +190,12 @@ impl Server {
             listener,
             close: Arc::clone(&close),
             registry: Arc::clone(&registry),
-            shared: Arc::new(client::Shared {
+            context: Arc::new(reader::ReaderContext {
                 messages: Arc::clone(&messages),
                 counters: Arc::clone(&counters),
                 idle_timeout: options.idle_timeout,
                 write_timeout: options.write_timeout,
+                head_room: Arc::new(reader::HeadRoom::new(HEAD_ROOM_BYTES)),
             }),
         };
         thread::Builder::new()
@@ -244,20 +209,6 @@ impl Server {
             counters,
             registry,
         })
-    }
-
-    /// Returns an iterator for all the incoming requests.
-    ///
-    /// The iterator will return `None` if the server socket is shutdown.
-    #[inline]
-    pub fn incoming_requests(&self) -> IncomingRequests<'_> {
-        IncomingRequests { server: self }
-    }
-
-    /// Returns the address the server is listening to.
-    #[inline]
-    pub fn server_addr(&self) -> ListenAddr {
-        self.listening_addr.clone()
     }
 
     /// What the server is doing now (sre-kata patch).
@@ -274,25 +225,16 @@ impl Server {
             overloaded: load.overloaded.load(Relaxed),
             shed_idle: load.shed_idle.load(Relaxed),
             shed_heads: load.shed_heads.load(Relaxed),
+            released: load.released.load(Relaxed),
             overload_episodes: load.episodes.load(Relaxed),
         }
     }
 
     /// Blocks until a request (or a refused head) has arrived, and returns
-    /// it.
+    /// it. An error means the accept thread has ended (sre-kata patch): no
+    /// new connection will be accepted, and the application should exit.
     pub fn recv(&self) -> IoResult<Incoming> {
-        match self.messages.pop() {
-            Some(message) => message.into_incoming(),
-            None => Err(IoError::other("thread unblocked")),
-        }
-    }
-
-    /// Same as `recv()` but doesn't block longer than timeout
-    pub fn recv_timeout(&self, timeout: Duration) -> IoResult<Option<Incoming>> {
-        self.messages
-            .pop_timeout(timeout)
-            .map(Message::into_incoming)
-            .transpose()
+        self.messages.pop().into_incoming()
     }
 
     /// Same as `recv()` but doesn't block.
@@ -302,23 +244,16 @@ impl Server {
             .map(Message::into_incoming)
             .transpose()
     }
-
-    /// Unblock thread stuck in recv() or incoming_requests().
-    /// If there are several such threads, only one is unblocked.
-    /// This method allows graceful shutdown of server.
-    pub fn unblock(&self) {
-        self.messages.unblock();
-    }
 }
 
 /// The accept thread: takes a seat among the open connections, accepts,
 /// and gives the connection a thread of its own (sre-kata patch: seats,
-/// shedding, and an accept loop that survives what upstream's did not).
+/// making room, and an accept loop that survives what upstream's did not).
 struct AcceptLoop {
-    listener: Listener,
+    listener: TcpListener,
     close: Arc<AtomicBool>,
     registry: Arc<Registry>,
-    shared: Arc<client::Shared>,
+    context: Arc<reader::ReaderContext>,
 }
 
 impl AcceptLoop {
@@ -328,16 +263,16 @@ impl AcceptLoop {
         // application can exit instead of living on with nobody accepting
         // connections.
         let mut exit_report = AcceptThreadExit {
-            messages: Arc::clone(&self.shared.messages),
+            messages: Arc::clone(&self.context.messages),
             close: Arc::clone(&self.close),
             reason: None,
         };
-        let tasks_pool = util::TaskPool::new();
+        let threads = util::TaskPool::new();
         let mut backoff = util::AcceptBackoff::default();
 
         log::debug!("Running accept thread");
         while !self.close.load(Relaxed) {
-            let (sock, seat) = match self.next_connection() {
+            let (socket, seat) = match self.next_connection() {
                 Ok(Some(next)) => next,
                 Ok(None) => continue,
                 Err(e) => match util::accept_error_kind(&e) {
@@ -355,13 +290,8 @@ impl AcceptLoop {
                 },
             };
 
-            let shared = Arc::clone(&self.shared);
-            let mut job = Some((sock, seat));
-            let spawned = tasks_pool.spawn(Box::new(move || {
-                if let Some((sock, seat)) = job.take() {
-                    client::serve(sock, seat, &shared);
-                }
-            }));
+            let context = Arc::clone(&self.context);
+            let spawned = threads.spawn(Box::new(move || reader::serve(socket, seat, &context)));
             match spawned {
                 Ok(()) => backoff.reset(),
                 Err(e) => {
@@ -375,9 +305,9 @@ impl AcceptLoop {
 
     /// Accepts a connection, with its seat, if one arrives within
     /// [`SWEEP_EVERY`]; sheds idle connections on the way while overloaded.
-    /// At the cap it waits, shedding as many idle connections as wait in the
-    /// backlog; meanwhile they wait there.
-    fn next_connection(&self) -> IoResult<Option<(Connection, util::Seat)>> {
+    /// At the cap it waits while open connections make room for as many
+    /// as wait in the backlog; meanwhile they wait there.
+    fn next_connection(&self) -> IoResult<Option<(Socket, util::Seat)>> {
         if !util::wait_readable(&self.listener, SWEEP_EVERY)? {
             self.registry.sweep_if_overloaded();
             return Ok(None);
@@ -387,8 +317,8 @@ impl AcceptLoop {
             return Ok(None);
         };
         self.registry.sweep_if_overloaded();
-        let (sock, _) = self.listener.accept()?;
-        Ok(Some((sock, seat)))
+        let (stream, _) = self.listener.accept()?;
+        Ok(Some((Socket::from(stream), seat)))
     }
 }
 
@@ -410,14 +340,7 @@ impl Drop for AcceptThreadExit {
             .reason
             .take()
             .unwrap_or_else(|| IoError::other("the accept thread panicked"));
-        self.messages.push(reason.into());
-    }
-}
-
-impl Iterator for IncomingRequests<'_> {
-    type Item = Incoming;
-    fn next(&mut self) -> Option<Incoming> {
-        self.server.recv().ok()
+        self.messages.push(Message::ListenerFailed(reason));
     }
 }
 
@@ -429,24 +352,8 @@ impl Drop for Server {
             drop(message);
         }
         // Connect briefly to ourselves to unblock the accept thread
-        let maybe_stream = match &self.listening_addr {
-            ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),
-            #[cfg(unix)]
-            ListenAddr::Unix(addr) => {
-                // TODO: use connect_addr when its stabilized.
-                let path = addr.as_pathname().unwrap();
-                std::os::unix::net::UnixStream::connect(path).map(Connection::from)
-            }
-        };
-        if let Ok(stream) = maybe_stream {
+        if let Ok(stream) = TcpStream::connect(self.listening_addr) {
             let _ = stream.shutdown(Shutdown::Both);
-        }
-
-        #[cfg(unix)]
-        if let ListenAddr::Unix(addr) = &self.listening_addr {
-            if let Some(path) = addr.as_pathname() {
-                let _ = std::fs::remove_file(path);
-            }
         }
     }
 }

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::head::{Field, Head, Reason};
-use crate::util::{Conn, Ticket};
+use crate::util::{Connection, Ticket};
 use crate::{HTTPVersion, Response, StatusCode};
 
 /// Represents an HTTP request made by a client.
@@ -23,7 +23,7 @@ use crate::{HTTPVersion, Response, StatusCode};
 /// A connection hands out its next request only once the previous one is
 /// answered, so one connection never holds more than one worker, and
 /// responses go out in order without any reordering. Answering never waits
-/// on the client: see `util::conn`.
+/// on the client: see `util::connection`.
 ///
 /// # A checked head (sre-kata patch)
 ///
@@ -61,7 +61,8 @@ pub struct Request {
     declares_body: bool,
 
     // sre-kata patch: true if no request will follow this one on its
-    // connection, so the response says `Connection: close`.
+    // connection, as far as the request itself says (or the server, when it
+    // made room); the response says `Connection: close`.
     closes_connection: bool,
 
     // sre-kata patch: where the answer goes; `None` once answered.
@@ -72,14 +73,14 @@ pub struct Request {
 /// (sre-kata patch). Dropping it, answered or not, panics included, lets the
 /// connection's thread go on to the next request.
 pub(crate) struct Link {
-    conn: Arc<Conn>,
+    conn: Arc<Connection>,
     ticket: Option<Ticket>,
 }
 
 impl Link {
-    /// A request handed out on `conn` (the connection's thread has called
-    /// [`Conn::hand_out`]).
-    pub(crate) fn new(conn: Arc<Conn>, ticket: Ticket) -> Link {
+    /// A request handed out on `conn` (its reader has called
+    /// [`Connection::hand_out`]).
+    pub(crate) fn new(conn: Arc<Connection>, ticket: Ticket) -> Link {
         Link {
             conn,
             ticket: Some(ticket),
@@ -93,27 +94,29 @@ impl Link {
     }
 
     /// Writes `response` out and sends it without blocking (what does not
-    /// fit goes to the connection's thread); counted as answered before the
-    /// bytes go out. `last` ends the connection after it.
+    /// fit goes to the reader); counted as answered before the bytes go
+    /// out. `closes` if the application wants the connection to end after
+    /// it; the connection says whether it is the last.
     fn send<R: Read>(
         mut self,
         response: Response<R>,
         version: HTTPVersion,
         head_request: bool,
-        last: bool,
+        closes: bool,
     ) -> io::Result<()> {
+        let last = self.conn.begin_answer(closes);
         let response = if last {
             response.with_connection_close()
+        } else if version == HTTPVersion(1, 0) {
+            response.with_keep_alive()
         } else {
             response
         };
         let mut bytes = Vec::with_capacity(512);
         let printed = response.raw_print(&mut bytes, version, &[], head_request, None);
-        if let Err(error) = printed {
-            // The response's own reader failed, before anything was sent.
-            self.conn.end();
-            return Err(error);
-        }
+        // The response's own reader failed, before anything was sent: the
+        // drop abandons the connection.
+        printed?;
         self.counted_as_answered();
         let delivered = self.conn.deliver(&bytes, last);
         ignore_client_closing_errors(delivered.map(drop))
@@ -125,7 +128,7 @@ impl Drop for Link {
         // Unanswered (a panic while responding): nothing may follow on the
         // connection, or the next answer would pass for this one.
         if self.ticket.is_some() {
-            self.conn.end();
+            self.conn.abandon();
         }
         self.conn.answered();
     }
@@ -142,10 +145,12 @@ fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {
 }
 
 impl Request {
-    /// A request read from a connection: `bytes` starts with its head.
+    /// A request read from a connection: `bytes` starts with its head;
+    /// `last` if no request follows it on its connection.
     pub(crate) fn new(
         head: Head,
         bytes: Vec<u8>,
+        last: bool,
         remote_addr: Option<SocketAddr>,
         link: Link,
     ) -> Request {
@@ -157,8 +162,7 @@ impl Request {
             remote_addr,
             http_version: HTTPVersion(1, head.minor_version),
             declares_body: head.declares_body,
-            // A body is never read, so nothing can follow it.
-            closes_connection: head.closes_connection || head.declares_body,
+            closes_connection: last,
             link: Some(link),
         }
     }
@@ -218,10 +222,8 @@ impl Request {
         self.declares_body
     }
 
-    /// Returns the address of the client that sent this request.
-    ///
-    /// The address is always `Some` for TCP listeners, but always `None` for UNIX listeners
-    /// (as the remote address of a UNIX client is almost always unnamed).
+    /// Returns the address of the client that sent this request: `None` if
+    /// it reset the connection before its address was read.
     ///
     /// Note that this is gathered from the socket. If you receive the request from a proxy,
     /// this function will return the address of the proxy and not the address of the actual
@@ -235,7 +237,7 @@ impl Request {
     ///
     /// sre-kata patch: the response is written out in full first, then sent
     /// without blocking; what the client's socket does not take at once is
-    /// left to the connection's own thread (`util::conn`), which ends the
+    /// left to the connection's reader (`util::connection`), which ends the
     /// connection after it. The request is counted as answered before the
     /// bytes go out.
     pub fn respond<R>(mut self, response: Response<R>) -> Result<(), io::Error>
@@ -380,7 +382,7 @@ impl Drop for Rejection {
 mod tests {
     use super::{Link, Rejection, Request};
     use crate::head::{self, Parse, Reason};
-    use crate::util::{Conn, Counters, Phase, Ticket};
+    use crate::util::{Connection, Counters, Phase, Ticket};
     use crate::{HTTPVersion, Response, StatusCode};
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
@@ -388,27 +390,31 @@ mod tests {
     use std::sync::Arc;
 
     /// A request's link on a real connection, and the client's end of it.
-    fn link(counters: &Arc<Counters>) -> (Link, Arc<Conn>, TcpStream) {
+    fn link(counters: &Arc<Counters>) -> (Link, Arc<Connection>, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
-        let conn = Arc::new(Conn::for_current_thread(
+        let conn = Arc::new(Connection::for_current_thread(
             server.into(),
             std::time::Instant::now(),
         ));
-        assert!(conn.hand_out());
+        conn.hand_out(false).expect("a connection just opened");
         let link = Link::new(Arc::clone(&conn), Ticket::issue(counters));
         (link, conn, client)
     }
 
     /// A request on a real connection, and the client's end of it.
-    fn request(counters: &Arc<Counters>) -> (Request, Arc<Conn>, TcpStream) {
+    fn request(counters: &Arc<Counters>) -> (Request, Arc<Connection>, TcpStream) {
         let raw = b"GET /query?param=a HTTP/1.1\r\nHost: t\r\nX-Request-Id:  r1 \r\n\r\n";
         let Parse::Complete(head) = head::parse(raw) else {
             panic!("a valid head")
         };
         let (link, conn, client) = link(counters);
-        (Request::new(head, raw.to_vec(), None, link), conn, client)
+        (
+            Request::new(head, raw.to_vec(), false, None, link),
+            conn,
+            client,
+        )
     }
 
     #[test]
@@ -455,7 +461,7 @@ mod tests {
     fn a_panic_while_responding_frees_the_connection_and_ends_it() {
         let counters = Arc::new(Counters::default());
         let (request, conn, _client) = request(&counters);
-        assert_eq!(conn.phase(), Phase::Busy);
+        assert!(conn.phase().is_out());
         let response = Response::new(StatusCode(200), Vec::new(), Panics, Some(4), None);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let _ = request.respond(response);
@@ -464,7 +470,7 @@ mod tests {
         // Upstream kept the connection's permit: after eight such panics its
         // reader waited for ever. Here the thread may go on, and the
         // connection ends, since nothing answered this request.
-        assert_ne!(conn.phase(), Phase::Busy);
+        assert!(!conn.phase().is_out());
         assert!(conn.is_ending());
         assert_eq!(counters.pending.load(Ordering::SeqCst), 0);
         assert_eq!(counters.answered.load(Ordering::SeqCst), 0);
@@ -480,7 +486,7 @@ mod tests {
         assert_eq!(&first, b"HTTP/1.1 200");
         assert_eq!(counters.answered.load(Ordering::SeqCst), 1);
         assert_eq!(counters.pending.load(Ordering::SeqCst), 0);
-        assert!(matches!(conn.phase(), Phase::Idle { .. }));
+        assert!(matches!(conn.phase(), Phase::Waiting { .. }));
         assert!(!conn.is_ending());
     }
 

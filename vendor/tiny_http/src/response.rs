@@ -324,6 +324,14 @@ where
     }
 
     /// Adds `Connection: close`, which `add_header` refuses (sre-kata patch).
+    /// Says `Connection: keep-alive`: an HTTP/1.0 client that asked for it
+    /// keeps the connection only if the answer says so (RFC 9112, 9.3).
+    pub(crate) fn with_keep_alive(mut self) -> Response<R> {
+        self.headers
+            .push(Header::from_bytes(&b"Connection"[..], &b"keep-alive"[..]).unwrap());
+        self
+    }
+
     pub(crate) fn with_connection_close(mut self) -> Response<R> {
         self.headers
             .push(Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap());
@@ -447,10 +455,12 @@ where
             _ => (),
         };
 
-        // sending headers
+        // sending headers. sre-kata patch: the status line names the highest
+        // version this server conforms to, HTTP/1.1, whatever the request's
+        // (RFC 9110, 2.5); the request's still decides the framing above.
         write_message_header(
             writer.by_ref(),
-            &http_version,
+            &HTTPVersion(1, 1),
             &self.status_code,
             &self.headers,
         )?;

@@ -1,24 +1,31 @@
-//! sre-kata patch: the open connections, under a cap, shed under overload
-//! the way Envoy's overload manager does it.
+//! sre-kata patch: the open connections, under a cap, and what gives way
+//! under pressure, the way Envoy's overload manager does it.
 //!
 //! Upstream accepted every connection and gave each a thread, so a flood of
 //! idle connections took memory, threads and descriptors until the process
-//! ran out. Here:
-//! - at most `max` connections are open. The accept loop takes a
-//!   [`Seat`] before it accepts; while none is free it does not accept, and
-//!   new connections wait in the kernel's backlog;
-//! - at the cap, the connections idle the longest (or whose request head is
-//!   past its deadline) are closed to make room, as many as wait in the
-//!   backlog (up to [`MAX_LEAVING`] at a time), so a flood of idle
-//!   connections cannot lock new clients out;
-//! - from [`OVERLOAD_PERCENT`] of the cap on, connections idle for
-//!   [`OVERLOAD_IDLE`] are closed, instead of at the idle timeout;
-//! - a connection with part of a head counts as active within
-//!   [`HEAD_TIMEOUT`] of its first byte, and as idle after.
+//! ran out. Here at most `max` connections are open. The accept loop takes
+//! a [`Seat`] before it accepts; while none is free it does not accept, and
+//! new connections wait in the kernel's backlog until one is.
 //!
-//! A connection busy with a request is never shed.
+//! What may give way, and when, is one function of a connection's
+//! [`Phase`] and the server's [`Pressure`]: [`verdict`].
+//!
+//! | Phase | Calm | Overloaded (from [`OVERLOAD_PERCENT`] of the cap) | Full (at the cap, with connections waiting) |
+//! |---|---|---|---|
+//! | `Waiting` (idle) | kept (the idle timeout closes it) | shed once idle [`OVERLOAD_IDLE`] | shed once idle [`FULL_GRACE`], else released |
+//! | `Reading` (part of a head) | kept ([`HEAD_TIMEOUT`] answers it 408) | kept | shed once its head is [`FULL_GRACE`] old (oldest first), else released |
+//! | `Ready`, `Out` before its answer | kept | kept | released |
+//! | `Out` answering, `Closing` | kept | kept | kept |
+//!
+//! To *shed* is to close now, and only a connection with no request read
+//! is shed. To *release* is to answer what the connection has with
+//! `Connection: close` and end it then: nothing is dropped, and busy
+//! clients above the cap take turns instead of being cut off. At the cap,
+//! as many make room as connections wait in the backlog (up to
+//! [`MAX_LEAVING`] on their way out at once), those to shed first, then
+//! those to release, the longest-seated first.
 
-use crate::util::conn::{Conn, Phase, Seen};
+use crate::util::connection::{Connection, Phase, Seen};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -29,25 +36,94 @@ pub const OVERLOAD_PERCENT: usize = 80;
 /// Below this share of the cap, it is not overloaded any more.
 pub const CALM_PERCENT: usize = 60;
 
-/// How long a keep-alive connection may idle while the server is overloaded.
+/// How long a keep-alive connection may idle while the server is
+/// overloaded.
 pub const OVERLOAD_IDLE: Duration = Duration::from_secs(1);
 
 /// How long a request head may take to arrive, from its first byte.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How often a full registry looks again for a connection to shed.
-const RECHECK: Duration = Duration::from_millis(100);
+/// At the cap, with connections waiting: how long a connection may idle,
+/// or take over its head, before it is closed to make room. A client's
+/// head arrives in one round trip; behind a load balancer, in one packet.
+pub const FULL_GRACE: Duration = Duration::from_millis(250);
 
-/// The most connections shed at once to admit those waiting: each leaves
-/// when its thread sees the end, so shedding several at once lets a flood's
+/// How often a full registry looks again for connections to make room.
+const RECHECK: Duration = Duration::from_millis(50);
+
+/// The most connections on their way out at once to admit those waiting:
+/// each leaves when its thread sees the end, so several at once let a
 /// backlog drain that much faster.
 pub const MAX_LEAVING: usize = 64;
 
+/// How hard the server is pressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pressure {
+    Calm,
+    /// From [`OVERLOAD_PERCENT`] of the cap, until below [`CALM_PERCENT`].
+    Overloaded,
+    /// At the cap, with connections waiting in the backlog.
+    Full,
+}
+
 /// Why a connection was shed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shed {
+pub(crate) enum Shed {
     Idle,
     Head,
+}
+
+/// What a connection must do to make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Keep,
+    /// Close now; `since_ms` orders who goes first (oldest first).
+    Shed {
+        why: Shed,
+        since_ms: u64,
+    },
+    /// Answer what it has, and close then.
+    Release,
+}
+
+/// What `phase` must do at `now_ms` under `pressure`: the module's table.
+pub(crate) fn verdict(phase: Phase, now_ms: u64, pressure: Pressure) -> Verdict {
+    let age = |since_ms: u64| Duration::from_millis(now_ms.saturating_sub(since_ms));
+    match (phase, pressure) {
+        (_, Pressure::Calm) => Verdict::Keep,
+        (Phase::Waiting { since_ms, .. }, Pressure::Overloaded)
+            if age(since_ms) >= OVERLOAD_IDLE =>
+        {
+            Verdict::Shed {
+                why: Shed::Idle,
+                since_ms,
+            }
+        }
+        (Phase::Waiting { since_ms, .. }, Pressure::Full) if age(since_ms) >= FULL_GRACE => {
+            Verdict::Shed {
+                why: Shed::Idle,
+                since_ms,
+            }
+        }
+        (Phase::Reading { since_ms, .. }, Pressure::Full) if age(since_ms) >= FULL_GRACE => {
+            Verdict::Shed {
+                why: Shed::Head,
+                since_ms,
+            }
+        }
+        (
+            Phase::Waiting { last: false, .. }
+            | Phase::Reading { last: false, .. }
+            | Phase::Ready { last: false }
+            | Phase::Out {
+                answering: false,
+                last: false,
+                ..
+            },
+            Pressure::Full,
+        ) => Verdict::Release,
+        _ => Verdict::Keep,
+    }
 }
 
 /// The registry's figures, for [`crate::Stats`].
@@ -57,21 +133,35 @@ pub(crate) struct Load {
     pub(crate) overloaded: AtomicBool,
     pub(crate) shed_idle: AtomicU64,
     pub(crate) shed_heads: AtomicU64,
+    pub(crate) released: AtomicU64,
     /// Times overload began, since start: an episode shorter than the
     /// application's look at `overloaded` still shows here.
     pub(crate) episodes: AtomicU64,
 }
 
-struct Slots {
-    entries: Vec<Option<Arc<Conn>>>,
+/// How a connection is on its way out, as the registry made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    Shed,
+    Released,
+}
+
+/// A taken place: its connection, once attached, and whether the registry
+/// has sent it on its way out. The registry alone changes this.
+struct Place {
+    conn: Option<Arc<Connection>>,
+    seated_ms: u64,
+    leaving: Option<Leaving>,
+}
+
+struct Places {
+    taken: Vec<Option<Place>>,
     free: Vec<usize>,
-    taken: usize,
-    /// Shed connections whose seats are not free yet.
-    leaving: usize,
+    count: usize,
 }
 
 pub(crate) struct Registry {
-    slots: Mutex<Slots>,
+    places: Mutex<Places>,
     freed: Condvar,
     max: usize,
     overload_at: usize,
@@ -90,19 +180,24 @@ pub(crate) struct Seat {
 impl Registry {
     /// A registry for at most `max` connections (at least 1).
     pub(crate) fn new(max: usize) -> Registry {
+        Registry::with_epoch(max, Instant::now())
+    }
+
+    /// A registry whose clock started at `epoch` (tests start it an hour
+    /// ago, to place phases in the past).
+    fn with_epoch(max: usize, epoch: Instant) -> Registry {
         let max = max.max(1);
         Registry {
-            slots: Mutex::new(Slots {
-                entries: Vec::new(),
+            places: Mutex::new(Places {
+                taken: Vec::new(),
                 free: Vec::new(),
-                taken: 0,
-                leaving: 0,
+                count: 0,
             }),
             freed: Condvar::new(),
             max,
             overload_at: (max * OVERLOAD_PERCENT).div_ceil(100),
             calm_below: (max * CALM_PERCENT).div_ceil(100),
-            epoch: Instant::now(),
+            epoch,
             load: Load::default(),
         }
     }
@@ -111,8 +206,7 @@ impl Registry {
         self.max
     }
 
-    /// Milliseconds since the registry started: the clock of [`Phase`].
-    pub(crate) fn now_ms(&self) -> u64 {
+    fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
 
@@ -121,133 +215,211 @@ impl Registry {
         self.epoch
     }
 
-    fn lock(&self) -> MutexGuard<'_, Slots> {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Places> {
+        self.places.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Waits for a free place for one of the `waiting` connections in the
-    /// backlog. While there is none, sheds the longest-idle connections, as
-    /// many as wait (up to [`MAX_LEAVING`] leaving at once); `None` once
-    /// `closing` is set. Never spins: with nothing to shed it waits for a
-    /// connection to end.
+    /// backlog. While there is none, makes room for as many as wait;
+    /// `None` once `closing` is set. Never spins: with nothing to do it
+    /// waits for a connection to end.
     pub(crate) fn take_seat(
         self: &Arc<Self>,
         closing: &AtomicBool,
         waiting: usize,
     ) -> Option<Seat> {
-        let mut slots = self.lock();
+        let mut places = self.lock();
         loop {
             if closing.load(Ordering::Relaxed) {
                 return None;
             }
-            if slots.taken < self.max {
-                let index = match slots.free.pop() {
+            if places.count < self.max {
+                let index = match places.free.pop() {
                     Some(index) => index,
                     None => {
-                        slots.entries.push(None);
-                        slots.entries.len() - 1
+                        places.taken.push(None);
+                        places.taken.len() - 1
                     }
                 };
-                slots.taken += 1;
-                self.note_open(slots.taken);
+                places.taken[index] = Some(Place {
+                    conn: None,
+                    seated_ms: self.now_ms(),
+                    leaving: None,
+                });
+                places.count += 1;
+                self.note_open(places.count);
                 return Some(Seat {
                     registry: Arc::clone(self),
                     index,
                 });
             }
-            // Full: make room for those waiting, counting those already
-            // on their way out.
-            let wanted = waiting.clamp(1, MAX_LEAVING);
-            if slots.leaving < wanted {
-                let now = self.now_ms();
-                let shed = self.shed_longest_idle(&slots, now, wanted - slots.leaving);
-                slots.leaving += shed;
-            }
-            slots = self
+            self.make_room(&mut places, waiting.clamp(1, MAX_LEAVING));
+            places = self
                 .freed
-                .wait_timeout(slots, RECHECK)
+                .wait_timeout(places, RECHECK)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
     }
 
-    /// While overloaded, closes every connection idle for
-    /// [`OVERLOAD_IDLE`] and every head past [`HEAD_TIMEOUT`].
-    pub(crate) fn sweep_if_overloaded(&self) {
-        if !self.load.overloaded.load(Ordering::Relaxed) {
-            return;
-        }
-        let mut slots = self.lock();
+    /// At the cap: sends connections on their way out until `wanted` are,
+    /// those to shed first (the oldest first), then those to release (the
+    /// longest-seated first); and sheds the released ones that turn out
+    /// idle or slow, rather than wait for them.
+    fn make_room(&self, places: &mut Places, wanted: usize) {
         let now = self.now_ms();
-        let idle_ms = OVERLOAD_IDLE.as_millis() as u64;
-        let mut shed = 0;
-        for conn in slots.entries.iter().flatten() {
-            if let Some((_, seen, why)) = sheddable(conn, now, idle_ms) {
-                if conn.shed(seen) {
-                    self.count(why);
-                    shed += 1;
+        let mut sheddable = Vec::new();
+        let mut releasable = Vec::new();
+        let mut leaving = 0;
+        for (index, place) in places.taken.iter_mut().enumerate() {
+            let Some(Place {
+                conn: Some(conn),
+                seated_ms,
+                leaving: on_its_way,
+            }) = place
+            else {
+                continue;
+            };
+            let (phase, seen) = conn.seen();
+            match (verdict(phase, now, Pressure::Full), *on_its_way) {
+                // Released, and idle or slow since: no point waiting.
+                (Verdict::Shed { why, .. }, Some(Leaving::Released))
+                    if self.shed(conn, seen, why) =>
+                {
+                    *on_its_way = Some(Leaving::Shed);
+                }
+                (Verdict::Shed { why, since_ms }, None) => sheddable.push((since_ms, why, index)),
+                (Verdict::Release, None) => releasable.push((*seated_ms, index)),
+                _ => {}
+            }
+            leaving += usize::from(on_its_way.is_some());
+        }
+        sheddable.sort_by_key(|(since_ms, ..)| *since_ms);
+        for (_, why, index) in sheddable {
+            if leaving >= wanted {
+                return;
+            }
+            if let Some(Place {
+                conn: Some(conn),
+                leaving: on_its_way,
+                ..
+            }) = &mut places.taken[index]
+            {
+                let (phase, seen) = conn.seen();
+                if !matches!(verdict(phase, now, Pressure::Full), Verdict::Shed { .. }) {
+                    continue;
+                }
+                if self.shed(conn, seen, why) {
+                    *on_its_way = Some(Leaving::Shed);
+                    leaving += 1;
+                } else if conn.unread() > 0 && conn.release(seen) {
+                    // Its request arrived, unread: answered, then closed.
+                    self.load.released.fetch_add(1, Ordering::Relaxed);
+                    *on_its_way = Some(Leaving::Released);
+                    leaving += 1;
                 }
             }
         }
-        slots.leaving += shed;
-    }
-
-    /// Sheds up to `count` of the connections idle the longest; returns how
-    /// many it shed.
-    fn shed_longest_idle(&self, slots: &Slots, now_ms: u64, count: usize) -> usize {
-        let mut candidates: Vec<(u64, &Conn, Seen, Shed)> = slots
-            .entries
-            .iter()
-            .flatten()
-            .filter_map(|conn| {
-                let (since, seen, why) = sheddable(conn, now_ms, 0)?;
-                Some((since, &**conn, seen, why))
-            })
-            .collect();
-        if candidates.len() > count {
-            candidates.select_nth_unstable_by_key(count, |(since, ..)| *since);
-            candidates.truncate(count);
-        }
-        let mut shed = 0;
-        for (_, conn, seen, why) in candidates {
-            if conn.shed(seen) {
-                self.count(why);
-                shed += 1;
+        releasable.sort_by_key(|(seated_ms, _)| *seated_ms);
+        for (_, index) in releasable {
+            if leaving >= wanted {
+                return;
+            }
+            if let Some(Place {
+                conn: Some(conn),
+                leaving: on_its_way,
+                ..
+            }) = &mut places.taken[index]
+            {
+                let (_, seen) = conn.seen();
+                if conn.release(seen) {
+                    self.load.released.fetch_add(1, Ordering::Relaxed);
+                    *on_its_way = Some(Leaving::Released);
+                    leaving += 1;
+                }
             }
         }
-        shed
     }
 
-    /// How many connections have part of a request head (requests on
-    /// their way in), and how many are sending the end of an answer (on
-    /// their way out): what a draining server waits for.
-    pub(crate) fn in_transit(&self) -> (usize, usize) {
-        let slots = self.lock();
-        let mut reading = 0;
-        let mut sending = 0;
-        for conn in slots.entries.iter().flatten() {
-            match conn.phase() {
-                Phase::Head { .. } => reading += 1,
-                Phase::Sending { .. } => sending += 1,
-                _ => {}
-            }
+    /// Sheds `conn` if it is still as seen and has no request unread in its
+    /// socket: a request that has arrived, even unread, is answered.
+    fn shed(&self, conn: &Connection, seen: Seen, why: Shed) -> bool {
+        if conn.unread() > 0 || !conn.shed(seen) {
+            return false;
         }
-        (reading, sending)
-    }
-
-    /// Ends every open connection: the server is going away.
-    pub(crate) fn end_all(&self) {
-        for conn in self.lock().entries.iter().flatten() {
-            conn.end();
-        }
-    }
-
-    fn count(&self, why: Shed) {
         let counter = match why {
             Shed::Idle => &self.load.shed_idle,
             Shed::Head => &self.load.shed_heads,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// While overloaded, sheds every connection idle for [`OVERLOAD_IDLE`].
+    pub(crate) fn sweep_if_overloaded(&self) {
+        if !self.load.overloaded.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut places = self.lock();
+        let now = self.now_ms();
+        for place in places.taken.iter_mut().flatten() {
+            let Place {
+                conn: Some(conn),
+                leaving: on_its_way,
+                ..
+            } = place
+            else {
+                continue;
+            };
+            if *on_its_way == Some(Leaving::Shed) {
+                continue;
+            }
+            let (phase, seen) = conn.seen();
+            if let Verdict::Shed { why, .. } = verdict(phase, now, Pressure::Overloaded) {
+                if self.shed(conn, seen, why) {
+                    *on_its_way = Some(Leaving::Shed);
+                }
+            }
+        }
+    }
+
+    /// How many connections have part of a request head (requests on
+    /// their way in), and how many are closing after an answer (answers on
+    /// their way out): what a draining server waits for.
+    pub(crate) fn in_transit(&self) -> (usize, usize) {
+        let places = self.lock();
+        let mut reading = 0;
+        let mut closing = 0;
+        for conn in places
+            .taken
+            .iter()
+            .flatten()
+            .filter_map(|p| p.conn.as_ref())
+        {
+            match conn.phase() {
+                Phase::Reading { .. } | Phase::Ready { .. } => reading += 1,
+                Phase::Out {
+                    ahead: crate::util::connection::Ahead::Started { .. },
+                    ..
+                } => reading += 1,
+                Phase::Closing { .. } => closing += 1,
+                _ => {}
+            }
+        }
+        (reading, closing)
+    }
+
+    /// Ends every open connection: the server is going away.
+    pub(crate) fn end_all(&self) {
+        for conn in self
+            .lock()
+            .taken
+            .iter()
+            .flatten()
+            .filter_map(|p| p.conn.as_ref())
+        {
+            conn.end();
+        }
     }
 
     fn note_open(&self, open: usize) {
@@ -262,28 +434,12 @@ impl Registry {
     }
 }
 
-/// Whether `conn` may be shed now, since when, and why: idle for at least
-/// `idle_ms`, or with a head older than [`HEAD_TIMEOUT`]. Never while a
-/// request is out or an answer is on its way.
-fn sheddable(conn: &Conn, now_ms: u64, idle_ms: u64) -> Option<(u64, Seen, Shed)> {
-    let (phase, seen) = conn.seen();
-    match phase {
-        Phase::Idle { since_ms } if now_ms.saturating_sub(since_ms) >= idle_ms => {
-            Some((since_ms, seen, Shed::Idle))
-        }
-        Phase::Head { since_ms }
-            if now_ms.saturating_sub(since_ms) >= HEAD_TIMEOUT.as_millis() as u64 =>
-        {
-            Some((since_ms, seen, Shed::Head))
-        }
-        _ => None,
-    }
-}
-
 impl Seat {
-    /// Makes the connection visible to shedding.
-    pub(crate) fn attach(&self, conn: Arc<Conn>) {
-        self.registry.lock().entries[self.index] = Some(conn);
+    /// Makes the connection visible to the registry.
+    pub(crate) fn attach(&self, conn: Arc<Connection>) {
+        if let Some(place) = self.registry.lock().taken[self.index].as_mut() {
+            place.conn = Some(conn);
+        }
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -293,15 +449,12 @@ impl Seat {
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        let mut slots = self.registry.lock();
-        let left = slots.entries[self.index].take();
-        if left.is_some_and(|conn| conn.phase() == Phase::Shed) {
-            slots.leaving = slots.leaving.saturating_sub(1);
-        }
-        slots.free.push(self.index);
-        slots.taken -= 1;
-        self.registry.note_open(slots.taken);
-        drop(slots);
+        let mut places = self.registry.lock();
+        places.taken[self.index] = None;
+        places.free.push(self.index);
+        places.count -= 1;
+        self.registry.note_open(places.count);
+        drop(places);
         self.registry.freed.notify_all();
     }
 }
@@ -309,59 +462,162 @@ impl Drop for Seat {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::connection::Ahead;
     use std::net::{TcpListener, TcpStream};
 
-    fn conn(registry: &Registry) -> (Arc<Conn>, TcpStream) {
+    /// A registry whose clock has run an hour: phases set at small times
+    /// are long past.
+    fn registry(max: usize) -> Arc<Registry> {
+        let hour_ago = Instant::now()
+            .checked_sub(Duration::from_secs(3600))
+            .expect("an hour since boot");
+        Arc::new(Registry::with_epoch(max, hour_ago))
+    }
+
+    fn conn(registry: &Registry) -> (Arc<Connection>, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         (
-            Arc::new(Conn::for_current_thread(server.into(), registry.epoch())),
+            Arc::new(Connection::for_current_thread(
+                server.into(),
+                registry.epoch(),
+            )),
             client,
         )
     }
 
-    fn is_shed(conn: &Conn) -> bool {
-        conn.phase() == Phase::Shed
+    #[test]
+    fn the_verdict_is_the_table() {
+        use Pressure::{Calm, Full, Overloaded};
+        let now = 100_000;
+        let ms = |d: Duration| d.as_millis() as u64;
+        let waiting = |age: Duration| Phase::Waiting {
+            since_ms: now - ms(age),
+            last: false,
+        };
+        let reading = |age: Duration| Phase::Reading {
+            since_ms: now - ms(age),
+            last: false,
+        };
+        let out = |answering| Phase::Out {
+            ahead: Ahead::None,
+            answering,
+            last: false,
+        };
+        let shed = |why, age: Duration| Verdict::Shed {
+            why,
+            since_ms: now - ms(age),
+        };
+        let long = Duration::from_secs(60);
+        let short = Duration::from_millis(1);
+        for phase in [
+            waiting(long),
+            reading(long),
+            out(false),
+            Phase::Ready { last: false },
+        ] {
+            assert_eq!(verdict(phase, now, Calm), Verdict::Keep, "{phase:?}");
+        }
+        // Overloaded: the idle go after OVERLOAD_IDLE; heads are kept (the
+        // reader answers a late one 408).
+        assert_eq!(
+            verdict(waiting(OVERLOAD_IDLE), now, Overloaded),
+            shed(Shed::Idle, OVERLOAD_IDLE)
+        );
+        assert_eq!(verdict(waiting(short), now, Overloaded), Verdict::Keep);
+        assert_eq!(verdict(reading(long), now, Overloaded), Verdict::Keep);
+        // Full: idle or slow past the grace go; the rest take turns.
+        assert_eq!(
+            verdict(waiting(FULL_GRACE), now, Full),
+            shed(Shed::Idle, FULL_GRACE)
+        );
+        assert_eq!(
+            verdict(reading(FULL_GRACE), now, Full),
+            shed(Shed::Head, FULL_GRACE)
+        );
+        assert_eq!(verdict(waiting(short), now, Full), Verdict::Release);
+        assert_eq!(verdict(reading(short), now, Full), Verdict::Release);
+        assert_eq!(
+            verdict(Phase::Ready { last: false }, now, Full),
+            Verdict::Release
+        );
+        assert_eq!(verdict(out(false), now, Full), Verdict::Release);
+        // What cannot change any more, or is on its way out already.
+        assert_eq!(verdict(out(true), now, Full), Verdict::Keep);
+        assert_eq!(
+            verdict(Phase::Closing { since_ms: 0 }, now, Full),
+            Verdict::Keep
+        );
+        assert_eq!(
+            verdict(Phase::Ready { last: true }, now, Full),
+            Verdict::Keep,
+            "released already"
+        );
     }
 
     #[test]
-    fn at_the_cap_the_longest_idle_connection_makes_room() {
-        let registry = Arc::new(Registry::new(2));
+    fn at_the_cap_an_idle_connection_makes_room_and_a_busy_one_is_released() {
+        let registry = registry(2);
         let closing = AtomicBool::new(false);
         let first = registry.take_seat(&closing, 1).unwrap();
-        let (old, _c1) = conn(&registry);
-        first.attach(Arc::clone(&old));
+        let (idle, _c1) = conn(&registry);
+        idle.set_phase(Phase::Waiting {
+            since_ms: 0,
+            last: false,
+        });
+        first.attach(Arc::clone(&idle));
         let second = registry.take_seat(&closing, 1).unwrap();
         let (busy, _c2) = conn(&registry);
-        assert!(busy.hand_out());
+        busy.hand_out(false).unwrap();
         second.attach(Arc::clone(&busy));
         assert!(registry.load.overloaded.load(Ordering::Relaxed));
 
-        // Full: the idle one is shed, never the busy one; its seat frees
-        // when its thread ends.
+        // Full, one waiting: the idle one is shed, the busy one kept.
         let waiter = {
             let registry = Arc::clone(&registry);
             std::thread::spawn(move || registry.take_seat(&AtomicBool::new(false), 1).is_some())
         };
-        while !is_shed(&old) {
+        while idle.phase() != Phase::Shed {
             std::thread::yield_now();
         }
-        assert!(!busy.is_ending());
+        assert!(matches!(busy.phase(), Phase::Out { last: false, .. }));
         drop(first);
         assert!(waiter.join().unwrap());
         assert_eq!(registry.load.shed_idle.load(Ordering::Relaxed), 1);
+
+        // Full again, with two busy connections and two waiting, nobody
+        // idle: the busy ones answer and leave; no request is dropped.
+        let third = registry.take_seat(&closing, 1).unwrap();
+        let (also_busy, _c3) = conn(&registry);
+        also_busy.hand_out(false).unwrap();
+        third.attach(Arc::clone(&also_busy));
+        let waiter = {
+            let registry = Arc::clone(&registry);
+            std::thread::spawn(move || registry.take_seat(&AtomicBool::new(false), 2).is_some())
+        };
+        while registry.load.released.load(Ordering::Relaxed) < 2 {
+            std::thread::yield_now();
+        }
+        for conn in [&busy, &also_busy] {
+            assert!(matches!(conn.phase(), Phase::Out { last: true, .. }));
+        }
+        drop(second);
+        assert!(waiter.join().unwrap());
     }
 
     #[test]
-    fn a_full_registry_sheds_as_many_as_wait_oldest_first() {
-        let registry = Arc::new(Registry::new(4));
+    fn a_full_registry_sheds_the_oldest_heads_first_and_no_more_than_wait() {
+        let registry = registry(4);
         let closing = AtomicBool::new(false);
         let mut held = Vec::new();
         for since_ms in [40, 10, 30, 20] {
             let seat = registry.take_seat(&closing, 1).unwrap();
             let (conn, client) = conn(&registry);
-            conn.set_phase(Phase::Idle { since_ms });
+            conn.set_phase(Phase::Reading {
+                since_ms,
+                last: false,
+            });
             seat.attach(Arc::clone(&conn));
             held.push((seat, conn, client));
         }
@@ -369,35 +625,47 @@ mod tests {
             let registry = Arc::clone(&registry);
             std::thread::spawn(move || registry.take_seat(&AtomicBool::new(false), 2).is_some())
         };
-        while registry.load.shed_idle.load(Ordering::Relaxed) < 2 {
+        while registry.load.shed_heads.load(Ordering::Relaxed) < 2 {
             std::thread::yield_now();
         }
-        let shed: Vec<bool> = held.iter().map(|(_, c, _)| is_shed(c)).collect();
-        assert_eq!(shed, [false, true, false, true], "the two idle longest");
+        let shed: Vec<bool> = held
+            .iter()
+            .map(|(_, c, _)| c.phase() == Phase::Shed)
+            .collect();
+        assert_eq!(shed, [false, true, false, true], "the two oldest heads");
         held.remove(1);
         assert!(waiter.join().unwrap());
         assert_eq!(
-            registry.load.shed_idle.load(Ordering::Relaxed),
+            registry.load.shed_heads.load(Ordering::Relaxed),
             2,
             "no more than asked"
         );
     }
 
     #[test]
-    fn a_head_counts_as_active_until_its_deadline_and_sending_never_idles() {
-        let registry = Registry::new(4);
-        let (conn, _client) = conn(&registry);
-        conn.set_phase(Phase::Head { since_ms: 1_000 });
-        let deadline = 1_000 + HEAD_TIMEOUT.as_millis() as u64;
-        assert_eq!(sheddable(&conn, deadline - 1, 0), None);
-        assert!(matches!(
-            sheddable(&conn, deadline, 0),
-            Some((1_000, _, Shed::Head))
-        ));
-        conn.set_phase(Phase::Sending { since_ms: 0 });
-        assert_eq!(sheddable(&conn, u64::MAX / 2, 0), None);
-        conn.set_phase(Phase::Busy);
-        assert_eq!(sheddable(&conn, u64::MAX / 2, 0), None);
+    fn a_request_that_arrived_unread_is_never_shed() {
+        let registry = registry(1);
+        let closing = AtomicBool::new(false);
+        let seat = registry.take_seat(&closing, 1).unwrap();
+        let (conn, mut client) = conn(&registry);
+        conn.set_phase(Phase::Waiting {
+            since_ms: 0,
+            last: false,
+        });
+        seat.attach(Arc::clone(&conn));
+        // Its request is in the socket; its thread has not read it yet.
+        std::io::Write::write_all(&mut client, b"GET / HTTP/1.1\r\n").unwrap();
+        while conn.unread() == 0 {
+            std::thread::yield_now();
+        }
+        let mut places = registry.lock();
+        registry.make_room(&mut places, 1);
+        drop(places);
+        assert!(
+            matches!(conn.phase(), Phase::Waiting { last: true, .. }),
+            "released, not shed"
+        );
+        assert_eq!(registry.load.shed_idle.load(Ordering::Relaxed), 0);
     }
 
     #[test]

@@ -1,33 +1,34 @@
+//! The threads connections run on (sre-kata patch: rewritten).
+//!
+//! Each connection needs a thread of its own for as long as it is open. A
+//! thread whose connection ended waits a while for another, so that a busy
+//! server does not start a thread per connection.
+//!
+//! Upstream queued a connection whenever any thread was waiting, but a
+//! woken thread counted itself busy only once it ran again: a burst of
+//! connections (a load balancer opening its pool, a backlog after a pause)
+//! queued several for one waiting thread, and the rest waited, with their
+//! requests sent, until some other connection ended, which a load
+//! balancer's pool never does. Here, under one lock, a connection is queued
+//! only if a waiting thread is left for it after those already queued
+//! (`idle > queue.len()`); otherwise it gets a new thread. A thread counts
+//! as idle from the moment it waits until it has looked at the queue again,
+//! so every queued connection has a thread on its way.
+
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
-/// Manages a collection of threads.
-///
-/// A new thread is created every time all the existing threads are full.
-/// Any idle thread will automatically die after a few seconds.
-pub struct TaskPool {
-    sharing: Arc<Sharing>,
-}
+/// What a thread runs: one connection, to its end.
+pub(crate) type Task = Box<dyn FnOnce() + Send>;
 
-struct Sharing {
-    // list of the tasks to be done by worker threads
-    todo: Mutex<VecDeque<Box<dyn FnMut() + Send>>>,
+/// Threads kept waiting however long the server is quiet.
+const MIN_THREADS: usize = 4;
 
-    // condvar that will be notified whenever a task is added to `todo`
-    condvar: Condvar,
-
-    // number of total worker threads running
-    active_tasks: AtomicUsize,
-
-    // number of idle worker threads
-    waiting_tasks: AtomicUsize,
-}
-
-/// Minimum number of active threads.
-static MIN_THREADS: usize = 4;
+/// How long a thread beyond [`MIN_THREADS`] waits for a connection before
+/// it ends.
+const IDLE_THREAD_LIFE: Duration = Duration::from_secs(5);
 
 /// The stack of a connection's thread (sre-kata patch). It reads request
 /// heads into heap buffers and calls nothing deep, so a small stack holds;
@@ -35,123 +36,209 @@ static MIN_THREADS: usize = 4;
 /// mapped.
 pub(crate) const STACK_BYTES: usize = 64 * 1024;
 
-struct Registration<'a> {
-    nb: &'a AtomicUsize,
+pub(crate) struct TaskPool {
+    shared: Arc<Shared>,
 }
 
-impl<'a> Registration<'a> {
-    fn new(nb: &'a AtomicUsize) -> Registration<'a> {
-        nb.fetch_add(1, Ordering::Release);
-        Registration { nb }
-    }
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled once per connection queued, and when the pool closes.
+    queued: Condvar,
 }
 
-impl<'a> Drop for Registration<'a> {
-    fn drop(&mut self) {
-        self.nb.fetch_sub(1, Ordering::Release);
+struct State {
+    queue: VecDeque<Task>,
+    /// Threads waiting for a connection, or woken and not yet back at the
+    /// queue: each takes one queued connection, if any, when it is.
+    idle: usize,
+    /// Threads alive.
+    threads: usize,
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl TaskPool {
-    pub fn new() -> TaskPool {
+    pub(crate) fn new() -> TaskPool {
         let pool = TaskPool {
-            sharing: Arc::new(Sharing {
-                todo: Mutex::new(VecDeque::new()),
-                condvar: Condvar::new(),
-                active_tasks: AtomicUsize::new(0),
-                waiting_tasks: AtomicUsize::new(0),
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    idle: 0,
+                    threads: 0,
+                    closed: false,
+                }),
+                queued: Condvar::new(),
             }),
         };
-
         for _ in 0..MIN_THREADS {
-            // sre-kata patch: threads that cannot start now start on demand
-            let _ = pool.add_thread(None);
+            // Threads that cannot start now start on demand.
+            let _ = pool.start_thread(None);
         }
-
         pool
     }
 
-    /// Executes a function in a thread.
-    /// If no thread is available, spawns a new one.
-    ///
-    /// sre-kata patch: if no thread can be spawned (thread or memory limits),
-    /// the function is dropped unrun and the error returned, where upstream
-    /// panicked while holding the queue lock and so poisoned the whole pool.
-    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> std::io::Result<()> {
-        let mut queue = self
-            .sharing
-            .todo
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
-            self.add_thread(Some(code))
-        } else {
-            queue.push_back(code);
-            self.sharing.condvar.notify_one();
-            Ok(())
+    /// Runs `task` on a waiting thread, or on a new one if none is left
+    /// for it. If no thread can be started (thread or memory limits), the
+    /// task is dropped unrun and the error returned (upstream panicked
+    /// while holding the queue's lock, and so poisoned the whole pool).
+    pub(crate) fn spawn(&self, task: Task) -> std::io::Result<()> {
+        let mut state = self.shared.lock();
+        if state.idle > state.queue.len() {
+            state.queue.push_back(task);
+            drop(state);
+            self.shared.queued.notify_one();
+            return Ok(());
         }
+        drop(state);
+        self.start_thread(Some(task))
     }
 
-    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) -> std::io::Result<()> {
-        let sharing = self.sharing.clone();
-
-        thread::Builder::new()
+    fn start_thread(&self, first: Option<Task>) -> std::io::Result<()> {
+        self.shared.lock().threads += 1;
+        let shared = Arc::clone(&self.shared);
+        let started = thread::Builder::new()
             .name("connection".into())
             .stack_size(STACK_BYTES)
             .spawn(move || {
-                let sharing = sharing;
-                let _active_guard = Registration::new(&sharing.active_tasks);
-
-                if let Some(mut f) = initial_fn {
-                    f();
-                }
-
-                loop {
-                    let mut task: Box<dyn FnMut() + Send> = {
-                        let mut todo = sharing.todo.lock().unwrap();
-
-                        let task;
-                        loop {
-                            if let Some(poped_task) = todo.pop_front() {
-                                task = poped_task;
-                                break;
-                            }
-                            let _waiting_guard = Registration::new(&sharing.waiting_tasks);
-
-                            let received =
-                                if sharing.active_tasks.load(Ordering::Acquire) <= MIN_THREADS {
-                                    todo = sharing.condvar.wait(todo).unwrap();
-                                    true
-                                } else {
-                                    let (new_lock, waitres) = sharing
-                                        .condvar
-                                        .wait_timeout(todo, Duration::from_millis(5000))
-                                        .unwrap();
-                                    todo = new_lock;
-                                    !waitres.timed_out()
-                                };
-
-                            if !received && todo.is_empty() {
-                                return;
-                            }
-                        }
-
-                        task
-                    };
-
+                let alive = Alive(Arc::clone(&shared));
+                if let Some(task) = first {
                     task();
                 }
-            })?;
+                while let Some(task) = alive.next_task() {
+                    task();
+                }
+            });
+        if let Err(error) = started {
+            self.shared.lock().threads -= 1;
+            return Err(error);
+        }
         Ok(())
+    }
+}
+
+/// A pool thread's place in the count: it leaves it however the thread
+/// ends, a panic in its connection included.
+struct Alive(Arc<Shared>);
+
+impl Alive {
+    /// The next connection to run; `None` when this thread should end (the
+    /// pool closed, or it waited [`IDLE_THREAD_LIFE`] in vain while more
+    /// than [`MIN_THREADS`] are alive).
+    fn next_task(&self) -> Option<Task> {
+        let shared = &self.0;
+        let mut state = shared.lock();
+        loop {
+            if let Some(task) = state.queue.pop_front() {
+                return Some(task);
+            }
+            if state.closed {
+                return None;
+            }
+            let spare = state.threads > MIN_THREADS;
+            state.idle += 1;
+            let timed_out = if spare {
+                let (next, waited) = shared
+                    .queued
+                    .wait_timeout(state, IDLE_THREAD_LIFE)
+                    .unwrap_or_else(PoisonError::into_inner);
+                state = next;
+                waited.timed_out()
+            } else {
+                state = shared
+                    .queued
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                false
+            };
+            state.idle -= 1;
+            if timed_out && state.queue.is_empty() && state.threads > MIN_THREADS {
+                return None;
+            }
+        }
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.lock().threads -= 1;
     }
 }
 
 impl Drop for TaskPool {
     fn drop(&mut self) {
-        self.sharing
-            .active_tasks
-            .store(999_999_999, Ordering::Release);
-        self.sharing.condvar.notify_all();
+        self.shared.lock().closed = true;
+        self.shared.queued.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    const PATIENCE: Duration = Duration::from_secs(20);
+
+    /// Tasks that run until released, as connections kept open do.
+    fn held(pool: &TaskPool, count: usize) -> (mpsc::Receiver<usize>, Vec<mpsc::Sender<()>>) {
+        let (started, running) = mpsc::channel();
+        let mut releases = Vec::new();
+        for n in 0..count {
+            let (release, hold) = mpsc::channel::<()>();
+            releases.push(release);
+            let started = started.clone();
+            pool.spawn(Box::new(move || {
+                started.send(n).unwrap();
+                let _ = hold.recv();
+            }))
+            .unwrap();
+        }
+        (running, releases)
+    }
+
+    #[test]
+    fn a_burst_of_long_tasks_all_run_at_once() {
+        // More at once than threads wait, all held: upstream queued several
+        // for each waiting thread, and the rest never ran.
+        let pool = TaskPool::new();
+        let (running, releases) = held(&pool, 64);
+        for _ in 0..64 {
+            running
+                .recv_timeout(PATIENCE)
+                .expect("every task runs while the others hold their threads");
+        }
+        drop(releases);
+    }
+
+    #[test]
+    fn threads_freed_by_ended_tasks_run_the_next_burst() {
+        let pool = TaskPool::new();
+        let (running, releases) = held(&pool, 16);
+        for _ in 0..16 {
+            running.recv_timeout(PATIENCE).unwrap();
+        }
+        // Sixteen threads come back idle, then a burst larger than that.
+        drop(releases);
+        let (running, releases) = held(&pool, 40);
+        for _ in 0..40 {
+            running.recv_timeout(PATIENCE).expect("runs");
+        }
+        drop(releases);
+    }
+
+    #[test]
+    fn a_task_that_panics_leaves_the_pool_working() {
+        let pool = TaskPool::new();
+        pool.spawn(Box::new(|| panic!("a connection's panic")))
+            .unwrap();
+        let (running, releases) = held(&pool, 8);
+        for _ in 0..8 {
+            running.recv_timeout(PATIENCE).unwrap();
+        }
+        drop(releases);
     }
 }
