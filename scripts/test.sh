@@ -98,6 +98,10 @@ container_checks() {
     return 0
   fi
   step "scripts/build.sh" "$REPO_ROOT/scripts/build.sh"
+  # The system calls, on the libc the image ships (build.sh installed its
+  # target and musl-gcc): glibc and musl differ where src/sys.rs meets them.
+  step "src/sys.rs's tests on musl" env CC_x86_64_unknown_linux_musl=musl-gcc \
+    cargo test --locked --target "$MUSL_TARGET" --lib -- sys::
   # One at a time: one of them builds the commit twice more, with LTO.
   step "container tests ($engine)" env CONTAINER_ENGINE="$engine" \
     SRE_KATA_TEST_IMAGE="$IMAGE_NAME:$(image_tag)" \

@@ -78,9 +78,16 @@ pub fn usage() -> String {
         version(),
         env!("CARGO_PKG_DESCRIPTION"),
     );
-    for (name, default, meaning) in VARIABLES {
+    for variable in VARIABLES {
         // Infallible: writing to a String cannot fail.
-        let _ = writeln!(out, "  {name:<20} {meaning} [default: {default}]");
+        let _ = writeln!(
+            out,
+            "  {:<20} {} ({}) [default: {}]",
+            variable.name,
+            variable.meaning,
+            variable.kind.expected(),
+            variable.default
+        );
     }
     out.push_str("\nExit codes: 0 after a shutdown signal, 1 if the listener fails, 2 on bad usage or configuration.\n");
     out
@@ -120,9 +127,17 @@ mod tests {
     #[test]
     fn usage_lists_every_variable() {
         let text = usage();
-        for (name, default, _) in VARIABLES {
-            assert!(text.contains(name), "{name}");
-            assert!(text.contains(&format!("[default: {default}]")), "{name}");
+        for variable in VARIABLES {
+            assert!(text.contains(variable.name), "{}", variable.name);
+            assert!(
+                text.contains(&format!(
+                    "({}) [default: {}]",
+                    variable.kind.expected(),
+                    variable.default
+                )),
+                "{}",
+                variable.name
+            );
         }
     }
 }

@@ -39,62 +39,176 @@ pub struct Config {
     pub log_level: Level,
 }
 
-/// One variable per setting: name, default, meaning. `--help` prints this.
-pub const VARIABLES: [(&str, &str, &str); 11] = [
-    (
-        "PORT",
-        "8080",
-        "TCP port to listen on (0-65535; 0 picks a free one)",
-    ),
-    (
-        "HOST",
-        "0.0.0.0",
-        "IP address to listen on (:: for IPv6 and IPv4)",
-    ),
-    (
-        "WORKERS",
-        "4 per CPU",
-        "threads answering requests (1-1024)",
-    ),
-    (
-        "MAX_URL_BYTES",
-        "8192",
-        "longest request target; longer gets 414 (1-65536)",
-    ),
-    (
-        "IDLE_TIMEOUT_SECS",
-        "75",
-        "silence allowed on a keep-alive connection between requests (1-3600)",
-    ),
-    (
-        "WRITE_TIMEOUT_SECS",
-        "10",
-        "time a response may take to reach a slow reader (1-3600)",
-    ),
-    (
-        "MAX_CONNECTIONS",
-        "768",
-        "connections open at once; more wait, and idle ones are shed (1-65536)",
-    ),
-    (
-        "TRUSTED_PROXIES",
-        "1",
-        "proxies in front that append to X-Forwarded-For; 0 when clients connect directly (0-16)",
-    ),
-    (
-        "SHUTDOWN_GRACE_SECS",
-        "10",
-        "longest drain after SIGTERM or SIGINT (0-3600)",
-    ),
-    ("LOG_FORMAT", "json", "json or text"),
-    ("LOG_LEVEL", "info", "error, warn, info or debug"),
-];
+/// A setting's variable: its name, its default and what it means, as
+/// `--help` prints them, and what it may hold. This table is the one place
+/// each of them is written: `--help` and [`Config::from_lookup`] read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    pub name: &'static str,
+    /// The default, as `--help` shows it.
+    pub default: &'static str,
+    pub meaning: &'static str,
+    pub kind: Kind,
+}
+
+/// What a variable may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A plain decimal integer from `min` to `max`, of `unit`s.
+    Integer {
+        min: u64,
+        max: u64,
+        unit: &'static str,
+    },
+    /// An IP address.
+    Ip,
+    /// One of these words.
+    Word(&'static [&'static str]),
+}
+
+impl Kind {
+    /// What a value must be, for an error message and `--help`.
+    pub fn expected(self) -> String {
+        match self {
+            Kind::Integer { min, max, unit } => format!("{unit} from {min} to {max}"),
+            Kind::Ip => "an IP address such as 0.0.0.0, 127.0.0.1 or ::".to_owned(),
+            Kind::Word(words) => match words {
+                [] => String::new(),
+                [only] => (*only).to_owned(),
+                [init @ .., last] => format!("{} or {last}", init.join(", ")),
+            },
+        }
+    }
+}
+
+/// The longest `MAX_URL_BYTES`: a request head may take
+/// [`tiny_http::MAX_HEAD_BYTES`] (64 KiB), and a target this long leaves 4
+/// KiB for the request line's other parts and the header fields a client
+/// and the proxies in front add.
+pub const MAX_URL_BYTES_LIMIT: u64 = 61_440;
 
 /// The default cap on open connections. At the measured cost of a used
 /// connection in the shipped build (docs/operations.md, Capacity), it keeps
 /// the process under 64 MiB (53 MiB measured at the cap), a small share of
 /// the smallest task either target runs (0.5 GB).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 768;
+
+const INTEGER: &str = "an integer";
+const SECONDS: &str = "a number of seconds";
+
+pub const PORT: Variable = Variable {
+    name: "PORT",
+    default: "8080",
+    meaning: "TCP port to listen on (0 picks a free one)",
+    kind: Kind::Integer {
+        min: 0,
+        max: 65_535,
+        unit: INTEGER,
+    },
+};
+pub const HOST: Variable = Variable {
+    name: "HOST",
+    default: "0.0.0.0",
+    meaning: "IP address to listen on (:: for IPv6 and IPv4)",
+    kind: Kind::Ip,
+};
+pub const WORKERS: Variable = Variable {
+    name: "WORKERS",
+    default: "4 per CPU",
+    meaning: "threads answering requests",
+    kind: Kind::Integer {
+        min: 1,
+        max: 1024,
+        unit: INTEGER,
+    },
+};
+pub const MAX_URL_BYTES: Variable = Variable {
+    name: "MAX_URL_BYTES",
+    default: "8192",
+    meaning: "longest request target; longer gets 414",
+    kind: Kind::Integer {
+        min: 1,
+        max: MAX_URL_BYTES_LIMIT,
+        unit: INTEGER,
+    },
+};
+pub const IDLE_TIMEOUT_SECS: Variable = Variable {
+    name: "IDLE_TIMEOUT_SECS",
+    default: "75",
+    meaning: "silence allowed on a keep-alive connection between requests",
+    kind: Kind::Integer {
+        min: 1,
+        max: 3600,
+        unit: SECONDS,
+    },
+};
+pub const WRITE_TIMEOUT_SECS: Variable = Variable {
+    name: "WRITE_TIMEOUT_SECS",
+    default: "10",
+    meaning: "time a response may take to reach a slow reader",
+    kind: Kind::Integer {
+        min: 1,
+        max: 3600,
+        unit: SECONDS,
+    },
+};
+pub const MAX_CONNECTIONS: Variable = Variable {
+    name: "MAX_CONNECTIONS",
+    default: "768",
+    meaning: "connections open at once; more wait their turn in the backlog",
+    kind: Kind::Integer {
+        min: 1,
+        max: 65_536,
+        unit: INTEGER,
+    },
+};
+pub const TRUSTED_PROXIES: Variable = Variable {
+    name: "TRUSTED_PROXIES",
+    default: "1",
+    meaning: "proxies in front that append to X-Forwarded-For; 0 when clients connect directly",
+    kind: Kind::Integer {
+        min: 0,
+        max: 16,
+        unit: INTEGER,
+    },
+};
+pub const SHUTDOWN_GRACE_SECS: Variable = Variable {
+    name: "SHUTDOWN_GRACE_SECS",
+    default: "10",
+    meaning: "longest drain after SIGTERM or SIGINT",
+    kind: Kind::Integer {
+        min: 0,
+        max: 3600,
+        unit: SECONDS,
+    },
+};
+pub const LOG_FORMAT: Variable = Variable {
+    name: "LOG_FORMAT",
+    default: "json",
+    meaning: "the format of log lines",
+    kind: Kind::Word(&["json", "text"]),
+};
+pub const LOG_LEVEL: Variable = Variable {
+    name: "LOG_LEVEL",
+    default: "info",
+    meaning: "the least severe level logged",
+    kind: Kind::Word(&["error", "warn", "info", "debug"]),
+};
+
+/// Every variable, in the order `--help` lists them.
+pub const VARIABLES: [Variable; 11] = [
+    PORT,
+    HOST,
+    WORKERS,
+    MAX_URL_BYTES,
+    IDLE_TIMEOUT_SECS,
+    WRITE_TIMEOUT_SECS,
+    MAX_CONNECTIONS,
+    TRUSTED_PROXIES,
+    SHUTDOWN_GRACE_SECS,
+    LOG_FORMAT,
+    LOG_LEVEL,
+];
 
 /// A variable that is set to something unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +218,7 @@ pub struct ConfigError {
     /// What it held.
     pub value: String,
     /// What it should hold.
-    pub expected: &'static str,
+    pub expected: String,
 }
 
 impl fmt::Display for ConfigError {
@@ -134,105 +248,98 @@ impl Config {
         lookup: impl Fn(&str) -> Option<String>,
         cpus: usize,
     ) -> Result<Self, ConfigError> {
-        let setting = |var: &'static str| lookup(var).map(|value| (var, value));
-        let port: u16 = match setting("PORT") {
-            Some(s) => integer(s, 0, 65_535, "an integer from 0 to 65535")?,
-            None => 8080,
-        };
-        let host = match setting("HOST") {
-            Some((var, value)) => value.parse::<IpAddr>().map_err(|_| ConfigError {
-                var,
-                value,
-                expected: "an IP address such as 0.0.0.0, 127.0.0.1 or ::",
-            })?,
+        let read = Reader { lookup: &lookup };
+        let port = read.integer(PORT)?.unwrap_or(8080);
+        let host = match read.value(HOST) {
+            Some(value) => value.parse::<IpAddr>().map_err(|_| HOST.error(value))?,
             None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         };
-        let workers = match setting("WORKERS") {
-            Some(s) => integer(s, 1, 1024, "an integer from 1 to 1024")?,
-            None => (4 * cpus).clamp(4, 1024),
+        let seconds = |variable, default| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(
+                read.integer(variable)?.unwrap_or(default),
+            ))
         };
-        let max_url_bytes = match setting("MAX_URL_BYTES") {
-            Some(s) => integer(s, 1, 65_536, "an integer from 1 to 65536")?,
-            None => 8192,
+        let log_format = match read.word(LOG_FORMAT)? {
+            Some("text") => Format::Text,
+            _ => Format::Json,
         };
-        let idle_timeout = match setting("IDLE_TIMEOUT_SECS") {
-            Some(s) => integer(s, 1, 3600, "a number of seconds from 1 to 3600")?,
-            None => 75,
-        };
-        let write_timeout = match setting("WRITE_TIMEOUT_SECS") {
-            Some(s) => integer(s, 1, 3600, "a number of seconds from 1 to 3600")?,
-            None => 10,
-        };
-        let max_connections = match setting("MAX_CONNECTIONS") {
-            Some(s) => integer(s, 1, 65_536, "an integer from 1 to 65536")?,
-            None => DEFAULT_MAX_CONNECTIONS,
-        };
-        let trusted_proxies = match setting("TRUSTED_PROXIES") {
-            Some(s) => integer(s, 0, 16, "an integer from 0 to 16")?,
-            None => 1,
-        };
-        let shutdown_grace = match setting("SHUTDOWN_GRACE_SECS") {
-            Some(s) => integer(s, 0, 3600, "a number of seconds from 0 to 3600")?,
-            None => 10,
-        };
-        let log_format = match setting("LOG_FORMAT") {
-            Some((var, value)) => match value.as_str() {
-                "json" => Format::Json,
-                "text" => Format::Text,
-                _ => {
-                    return Err(ConfigError {
-                        var,
-                        value,
-                        expected: "json or text",
-                    })
-                }
-            },
-            None => Format::Json,
-        };
-        let log_level = match setting("LOG_LEVEL") {
-            Some((var, value)) => value.parse().map_err(|()| ConfigError {
-                var,
-                value,
-                expected: "error, warn, info or debug",
-            })?,
+        let log_level = match read.word(LOG_LEVEL)? {
+            Some(word) => word.parse().unwrap_or(Level::Info),
             None => Level::Info,
         };
         Ok(Config {
-            addr: SocketAddr::new(host, port),
-            workers,
-            max_url_bytes,
-            idle_timeout: Duration::from_secs(idle_timeout),
-            write_timeout: Duration::from_secs(write_timeout),
-            max_connections,
-            trusted_proxies,
-            shutdown_grace: Duration::from_secs(shutdown_grace),
+            addr: SocketAddr::new(host, port as u16),
+            workers: read
+                .integer(WORKERS)?
+                .map_or((4 * cpus).clamp(4, 1024), |n| n as usize),
+            max_url_bytes: read.integer(MAX_URL_BYTES)?.unwrap_or(8192) as usize,
+            idle_timeout: seconds(IDLE_TIMEOUT_SECS, 75)?,
+            write_timeout: seconds(WRITE_TIMEOUT_SECS, 10)?,
+            max_connections: read
+                .integer(MAX_CONNECTIONS)?
+                .map_or(DEFAULT_MAX_CONNECTIONS, |n| n as usize),
+            trusted_proxies: read.integer(TRUSTED_PROXIES)?.unwrap_or(1) as usize,
+            shutdown_grace: seconds(SHUTDOWN_GRACE_SECS, 10)?,
             log_format,
             log_level,
         })
     }
 }
 
-/// Parses a plain decimal integer within `min..=max`: digits only, no sign,
-/// no spaces, so that `PORT=" 80"` is an error instead of a guess.
-fn integer<T: TryFrom<u64>>(
-    (var, value): (&'static str, String),
-    min: u64,
-    max: u64,
-    expected: &'static str,
-) -> Result<T, ConfigError> {
-    let parsed = if value.bytes().all(|b| b.is_ascii_digit()) {
-        value.parse::<u64>().ok()
-    } else {
-        None
-    };
-    parsed
-        .filter(|n| (min..=max).contains(n))
-        .and_then(|n| T::try_from(n).ok())
-        .ok_or(ConfigError {
-            var,
+impl Variable {
+    fn error(self, value: String) -> ConfigError {
+        ConfigError {
+            var: self.name,
             value,
-            expected,
-        })
+            expected: self.kind.expected(),
+        }
+    }
+}
+
+/// Reads variables, each checked against its [`Kind`].
+struct Reader<'a, F: Fn(&str) -> Option<String>> {
+    lookup: &'a F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    fn value(&self, variable: Variable) -> Option<String> {
+        (self.lookup)(variable.name)
+    }
+
+    /// A plain decimal integer within the variable's range: digits only,
+    /// no sign, no spaces, so that `PORT=" 80"` is an error instead of a
+    /// guess. `None` when unset.
+    fn integer(&self, variable: Variable) -> Result<Option<u64>, ConfigError> {
+        let Kind::Integer { min, max, .. } = variable.kind else {
+            unreachable!("{} is not an integer setting", variable.name)
+        };
+        let Some(value) = self.value(variable) else {
+            return Ok(None);
+        };
+        let parsed = if value.bytes().all(|b| b.is_ascii_digit()) {
+            value.parse::<u64>().ok()
+        } else {
+            None
+        };
+        match parsed.filter(|n| (min..=max).contains(n)) {
+            Some(n) => Ok(Some(n)),
+            None => Err(variable.error(value)),
+        }
+    }
+
+    /// One of the variable's words, exactly. `None` when unset.
+    fn word(&self, variable: Variable) -> Result<Option<&'static str>, ConfigError> {
+        let Kind::Word(words) = variable.kind else {
+            unreachable!("{} is not a word setting", variable.name)
+        };
+        let Some(value) = self.value(variable) else {
+            return Ok(None);
+        };
+        match words.iter().find(|w| **w == value) {
+            Some(word) => Ok(Some(word)),
+            None => Err(variable.error(value)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -303,7 +410,7 @@ mod tests {
 
     #[test]
     fn every_documented_variable_is_rejected_when_bad() {
-        for (var, _, _) in VARIABLES {
+        for Variable { name: var, .. } in VARIABLES {
             for bad in ["", "nope", "-1", " 1", "99999999999999999999999"] {
                 let error = config(&[(var, bad)]).unwrap_err();
                 assert_eq!(error.var, var);
@@ -322,7 +429,7 @@ mod tests {
             ("WORKERS", "0"),
             ("WORKERS", "1025"),
             ("MAX_URL_BYTES", "0"),
-            ("MAX_URL_BYTES", "65537"),
+            ("MAX_URL_BYTES", "61441"),
             ("IDLE_TIMEOUT_SECS", "0"),
             ("IDLE_TIMEOUT_SECS", "3601"),
             ("SHUTDOWN_GRACE_SECS", "3601"),
@@ -337,7 +444,16 @@ mod tests {
         ] {
             assert_eq!(config(&[(var, bad)]).unwrap_err().var, var, "{var}={bad}");
         }
-        assert!(config(&[("PORT", "65535"), ("MAX_URL_BYTES", "65536")]).is_ok());
+        assert!(config(&[("PORT", "65535"), ("MAX_URL_BYTES", "61440")]).is_ok());
+        // The message says what was expected, from the one table.
+        assert_eq!(
+            config(&[("MAX_URL_BYTES", "0")]).unwrap_err().to_string(),
+            "invalid MAX_URL_BYTES=\"0\": expected an integer from 1 to 61440"
+        );
+        assert_eq!(
+            config(&[("LOG_LEVEL", "x")]).unwrap_err().expected,
+            "error, warn, info or debug"
+        );
         assert_eq!(
             config(&[("PORT", "0")]).unwrap().addr.port(),
             0,

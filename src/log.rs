@@ -127,7 +127,7 @@ struct Queue {
     finished: bool,
 }
 
-struct Shared {
+struct Channel {
     queue: Mutex<Queue>,
     /// Wakes the writer.
     work: Condvar,
@@ -137,7 +137,7 @@ struct Shared {
     target: Target,
 }
 
-impl Shared {
+impl Channel {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -245,7 +245,7 @@ enum Urgency {
 pub struct Logger {
     format: Format,
     level: Level,
-    shared: Arc<Shared>,
+    shared: Arc<Channel>,
 }
 
 impl Logger {
@@ -262,7 +262,7 @@ impl Logger {
     }
 
     fn to(format: Format, level: Level, target: Target) -> Self {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Channel {
             queue: Mutex::new(Queue {
                 pending: Vec::with_capacity(BATCH_BYTES),
                 ..Queue::default()

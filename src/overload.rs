@@ -29,8 +29,11 @@ pub struct Report {
     pub max_connections: usize,
     /// Idle connections shed since the previous line.
     pub shed_idle: u64,
-    /// Late heads shed since the previous line.
+    /// Slow heads shed since the previous line.
     pub shed_heads: u64,
+    /// Connections released since the previous line: ended after their
+    /// answer, so that others could get in.
+    pub released: u64,
     /// Overload episodes begun since the previous line.
     pub episodes: u64,
 }
@@ -42,6 +45,7 @@ pub struct Watch {
     last_line: Option<Instant>,
     shed_idle: u64,
     shed_heads: u64,
+    released: u64,
     episodes: u64,
 }
 
@@ -79,11 +83,13 @@ impl Watch {
             max_connections: activity.max_connections,
             shed_idle: activity.shed_idle - self.shed_idle,
             shed_heads: activity.shed_heads - self.shed_heads,
+            released: activity.released - self.released,
             episodes: activity.overload_episodes - self.episodes,
         };
         self.overloaded = activity.overloaded;
         self.shed_idle = activity.shed_idle;
         self.shed_heads = activity.shed_heads;
+        self.released = activity.released;
         self.episodes = activity.overload_episodes;
         Some(report)
     }
@@ -118,6 +124,7 @@ fn write(report: &Report, logger: &Logger) {
         .uint("max_connections", report.max_connections as u64)
         .uint("shed_idle", report.shed_idle)
         .uint("shed_heads", report.shed_heads)
+        .uint("released", report.released)
         .uint("episodes", report.episodes)
         .emit();
 }

@@ -47,6 +47,11 @@ pub fn route(head: &RequestHead<'_>, health: Health, max_url_bytes: usize) -> Re
             limit: max_url_bytes,
         });
     }
+    // `OPTIONS *` asks about the server as a whole, which answers GET and
+    // HEAD only (the head parser takes `*` for OPTIONS alone).
+    if head.target == "*" {
+        return Reply::problem(Problem::MethodNotAllowed);
+    }
     let (path, query) = split_target(head.target);
     if !PATHS.contains(&path) {
         return Reply::problem(Problem::NotFound);
@@ -178,15 +183,7 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_404() {
-        for target in [
-            "/",
-            "/query/",
-            "/Query",
-            "/queryx?param=a",
-            "/healthz/",
-            "*",
-            "",
-        ] {
+        for target in ["/", "/query/", "/Query", "/queryx?param=a", "/healthz/", ""] {
             let reply = get(target);
             assert_eq!(reply.status, 404, "{target:?}");
             assert_eq!(reply.media_type, MediaType::Problem);
@@ -209,6 +206,10 @@ mod tests {
         }
         assert!(!get("/query?param=a").allow);
         assert_eq!(ALLOWED_METHODS, "GET, HEAD");
+        // OPTIONS *, the server as a whole: it answers GET and HEAD.
+        let server_wide = request("OPTIONS", "*", false);
+        assert_eq!(server_wide.status, 405);
+        assert!(server_wide.allow);
     }
 
     #[test]

@@ -102,38 +102,17 @@ pub struct Settings {
 
 /// A running server.
 pub struct Server {
-    shared: Arc<Shared>,
+    core: Arc<Core>,
     addr: SocketAddr,
 }
 
 /// How busy the server is: what a drain waits on, and what overload
-/// reports say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Activity {
-    /// Requests whose head was read and that are not answered yet: queued
-    /// for a worker, or held by one.
-    pub pending: usize,
-    /// Requests answered since start.
-    pub answered: u64,
-    /// Connections with part of a request head: requests on their way in.
-    pub reading: usize,
-    /// Connections sending the end of an answer before they close.
-    pub sending: usize,
-    /// Connections open now.
-    pub connections: usize,
-    /// The cap on open connections.
-    pub max_connections: usize,
-    /// True while connections are near the cap and idle ones are shed.
-    pub overloaded: bool,
-    /// Idle connections closed early since start.
-    pub shed_idle: u64,
-    /// Connections closed since start because their request head was late.
-    pub shed_heads: u64,
-    /// Times overload began, since start.
-    pub overload_episodes: u64,
-}
+/// reports say. tiny_http counts it; the server passes it on as it is.
+pub use tiny_http::Stats as Activity;
 
-struct Shared {
+/// What every worker shares: the HTTP server, the handler, the log, and
+/// the drain flag.
+struct Core {
     http: tiny_http::Server,
     handler: Box<Handler>,
     logger: Logger,
@@ -159,7 +138,7 @@ impl Server {
             write_timeout: settings.write_timeout,
         };
         let http = tiny_http::Server::from_listener(listener, options).map_err(io::Error::other)?;
-        let shared = Arc::new(Shared {
+        let core = Arc::new(Core {
             http,
             handler,
             logger,
@@ -169,13 +148,13 @@ impl Server {
             trusted_proxies: settings.trusted_proxies,
         });
         for index in 0..settings.workers {
-            let shared = Arc::clone(&shared);
+            let core = Arc::clone(&core);
             let events = events.clone();
             thread::Builder::new()
                 .name(format!("worker-{index}"))
-                .spawn(move || shared.work(&events))?;
+                .spawn(move || core.work(&events))?;
         }
-        Ok(Server { shared, addr })
+        Ok(Server { core, addr })
     }
 
     /// The address the server listens on (with the real port if 0 was asked).
@@ -186,24 +165,12 @@ impl Server {
     /// Starts draining: `/healthz` answers 503 and connections close after
     /// their next response. Everything else is still answered.
     pub fn start_draining(&self) {
-        self.shared.draining.store(true, Ordering::SeqCst);
+        self.core.draining.store(true, Ordering::SeqCst);
     }
 
     /// How busy the server is right now.
     pub fn activity(&self) -> Activity {
-        let stats = self.shared.http.stats();
-        Activity {
-            pending: stats.pending,
-            answered: stats.answered,
-            reading: stats.reading,
-            sending: stats.sending,
-            connections: stats.connections,
-            max_connections: stats.max_connections,
-            overloaded: stats.overloaded,
-            shed_idle: stats.shed_idle,
-            shed_heads: stats.shed_heads,
-            overload_episodes: stats.overload_episodes,
-        }
+        self.core.http.stats()
     }
 }
 
@@ -215,7 +182,7 @@ fn fallback_seed() -> u64 {
     nanos ^ (u64::from(std::process::id()) << 32)
 }
 
-impl Shared {
+impl Core {
     fn work(&self, events: &Sender<Event>) {
         loop {
             // With nothing queued, write the batched access-log lines before

@@ -122,18 +122,28 @@ impl ShutdownSignals {
     }
 
     /// Waits for the next SIGTERM or SIGINT and returns its name.
+    ///
+    /// `sigwaitinfo`, not `sigwait`: glibc's `sigwait` returns the error
+    /// number, musl's (the shipped build) returns -1 and sets `errno`, so
+    /// code written for one misreads the other. `sigwaitinfo` returns the
+    /// signal, or -1 and `errno`, on both; an interrupted wait waits again.
     pub fn wait(&self) -> io::Result<&'static str> {
-        let mut signal: libc::c_int = 0;
-        // SAFETY: both pointers are to live values of the right types.
-        let ret = unsafe { libc::sigwait(&self.set, &mut signal) };
-        if ret != 0 {
-            return Err(io::Error::from_raw_os_error(ret));
+        loop {
+            // SAFETY: the set is live and initialised; a null info is allowed.
+            let signal = unsafe { libc::sigwaitinfo(&self.set, std::ptr::null_mut()) };
+            match signal {
+                libc::SIGTERM => return Ok("SIGTERM"),
+                libc::SIGINT => return Ok("SIGINT"),
+                -1 => {
+                    let error = io::Error::last_os_error();
+                    if error.kind() != io::ErrorKind::Interrupted {
+                        return Err(error);
+                    }
+                }
+                // Only the set's signals are waited for.
+                other => return Err(io::Error::other(format!("unexpected signal {other}"))),
+            }
         }
-        Ok(if signal == libc::SIGTERM {
-            "SIGTERM"
-        } else {
-            "SIGINT"
-        })
     }
 }
 
@@ -184,6 +194,25 @@ mod tests {
         };
         assert_eq!(soft, limit.rlim_cur);
         assert_eq!(limit.rlim_cur, limit.rlim_max);
+    }
+
+    #[test]
+    fn a_blocked_signal_is_taken_by_name() {
+        // On a thread of its own: the mask is per thread, and the signal is
+        // sent to that thread alone.
+        std::thread::spawn(|| {
+            let signals = ShutdownSignals::block().unwrap();
+            for (signal, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+                // SAFETY: a blocked signal to this very thread stays pending.
+                assert_eq!(
+                    unsafe { libc::pthread_kill(libc::pthread_self(), signal) },
+                    0
+                );
+                assert_eq!(signals.wait().unwrap(), name);
+            }
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

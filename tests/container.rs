@@ -6,7 +6,7 @@
 mod support;
 
 use std::process::{Command, Output};
-use support::Conn;
+use support::Client;
 
 /// The image under test and the engine that runs it.
 struct Engine {
@@ -93,7 +93,7 @@ impl Drop for Container<'_> {
 fn get_when_up(addr: std::net::SocketAddr, target: &str) -> support::Response {
     let deadline = std::time::Instant::now() + support::PATIENCE;
     loop {
-        if let Some(mut conn) = Conn::try_open(addr) {
+        if let Some(mut conn) = Client::try_open(addr) {
             let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
             if let Ok(response) = conn.try_exchange(&request) {
                 return response;

@@ -270,7 +270,11 @@ fn http_1_0_keep_alive_is_honoured() {
     let mut conn = service.connect();
     for _ in 0..3 {
         conn.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-        assert_eq!(conn.response().status, 200);
+        let response = conn.response();
+        assert_eq!(response.status, 200);
+        // An HTTP/1.0 client keeps the connection only if the answer says
+        // so (RFC 9112, 9.3).
+        assert_eq!(response.header("Connection"), "keep-alive");
     }
 }
 

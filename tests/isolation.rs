@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
-use support::{Conn, Service, PATIENCE};
+use support::{Client, Service, PATIENCE};
 
 /// The documented bound on the process's memory (docs/operations.md).
 const RSS_BOUND_KIB: u64 = 64 * 1024;
@@ -135,7 +135,7 @@ fn clients_that_pipeline_and_never_read_hold_up_nobody() {
     let mut latencies = Vec::new();
     while started.elapsed() < Duration::from_secs(10) {
         let asked = Instant::now();
-        let mut conn = Conn::open(addr);
+        let mut conn = Client::open(addr);
         conn.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_eq!(conn.response().status, 200);
         latencies.push(asked.elapsed());
@@ -175,7 +175,7 @@ fn a_flood_of_idle_connections_cannot_lock_new_clients_out() {
         .collect();
 
     let asked = Instant::now();
-    let mut conn = Conn::open(service.addr);
+    let mut conn = Client::open(service.addr);
     conn.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(conn.response().status, 200);
     let waited = asked.elapsed();
@@ -216,7 +216,7 @@ fn sigterm_under_load_loses_nothing() {
                 // One request at a time on a keep-alive connection, until
                 // the draining server says it is closing.
                 let mut answered = 0u64;
-                let mut conn = Conn::open(addr);
+                let mut conn = Client::open(addr);
                 loop {
                     let request =
                         format!("GET /query?param=c{i}x{answered} HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -279,7 +279,7 @@ fn a_stuck_stdout_does_not_stop_the_service() {
     let addr: std::net::SocketAddr = start["addr"].as_str().unwrap().parse().unwrap();
 
     // Far more log than the pipe and the log queue (1 MiB) hold.
-    let mut conn = Conn::open(addr);
+    let mut conn = Client::open(addr);
     let padding = "p".repeat(200);
     for i in 0..8000 {
         conn.send(&format!(
@@ -287,7 +287,7 @@ fn a_stuck_stdout_does_not_stop_the_service() {
         ));
         assert_eq!(conn.response().status, 200);
     }
-    let mut fresh = Conn::open(addr);
+    let mut fresh = Client::open(addr);
     fresh.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(fresh.response().status, 200);
 
@@ -366,8 +366,8 @@ fn a_slow_reader_gets_every_answer_it_was_sent() {
 fn at_the_cap_nobody_is_shed_while_nobody_waits() {
     let _serial = serial();
     let service = Service::start(&[("MAX_CONNECTIONS", "2")]);
-    let mut first = Conn::open(service.addr);
-    let mut second = Conn::open(service.addr);
+    let mut first = Client::open(service.addr);
+    let mut second = Client::open(service.addr);
     for conn in [&mut first, &mut second] {
         conn.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_eq!(conn.response().status, 200);
@@ -381,7 +381,7 @@ fn at_the_cap_nobody_is_shed_while_nobody_waits() {
         assert_eq!(conn.response().status, 200, "a connection was shed");
     }
     // A third client is let in, and the one idle longest makes room.
-    let mut third = Conn::open(service.addr);
+    let mut third = Client::open(service.addr);
     third.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(third.response().status, 200);
     assert!(first.is_closed_by_server());

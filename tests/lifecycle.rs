@@ -5,7 +5,7 @@ mod support;
 use sre_kata::lifecycle;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Conn, Service, PATIENCE};
+use support::{Client, Service, PATIENCE};
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sre-kata"))
@@ -110,7 +110,7 @@ fn text_logs_are_for_people() {
         .unwrap()
         .parse()
         .unwrap();
-    let mut conn = Conn::open(addr);
+    let mut conn = Client::open(addr);
     conn.send("GET /query?param=a%20b HTTP/1.1\r\nHost: t\r\nX-Request-Id: r1\r\n\r\n");
     assert_eq!(conn.response().status, 200);
     let request = lines.next().unwrap().unwrap();
@@ -130,7 +130,7 @@ fn text_logs_are_for_people() {
 /// waits for it (the server counts heads being read), so a test can take
 /// its time after a signal; [`Holder::finish`] completes the request.
 struct Holder {
-    conn: Conn,
+    conn: Client,
 }
 
 impl Holder {

@@ -9,7 +9,7 @@ use sre_kata::route::{route, Health, RequestHead};
 use sre_kata::server::{self, Event, Server, Settings};
 use std::sync::mpsc;
 use std::time::Duration;
-use support::Conn;
+use support::Client;
 
 fn listener() -> std::net::TcpListener {
     let timeout = Duration::from_secs(5);
@@ -37,7 +37,7 @@ fn a_panic_in_the_handler_is_a_logged_500_and_the_worker_goes_on() {
         route(head, health, 8192)
     });
     let server = Server::start(listener, ONE_WORKER, logger.clone(), handler, events).unwrap();
-    let mut conn = Conn::open(server.local_addr());
+    let mut conn = Client::open(server.local_addr());
 
     for _ in 0..3 {
         conn.send("GET /boom HTTP/1.1\r\nHost: t\r\nX-Request-Id: bang\r\n\r\n");
@@ -80,7 +80,7 @@ fn a_dead_listener_is_reported_and_the_workers_go_on_with_open_connections() {
     let handler: Box<server::Handler> =
         Box::new(|head: &RequestHead<'_>, health| route(head, health, 8192));
     let server = Server::start(listener, ONE_WORKER, logger, handler, events).unwrap();
-    let mut open = Conn::open(server.local_addr());
+    let mut open = Client::open(server.local_addr());
     open.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(open.response().status, 200);
 
@@ -114,10 +114,10 @@ fn a_request_queued_for_a_worker_counts_as_pending() {
     let (logger, _) = Logger::memory(Format::Json, Level::Info);
     let (events, _incoming) = mpsc::channel();
     let server = Server::start(listener(), ONE_WORKER, logger, handler, events).unwrap();
-    let mut slow = Conn::open(server.local_addr());
+    let mut slow = Client::open(server.local_addr());
     slow.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     gate.wait(); // the worker holds /slow
-    let mut queued = Conn::open(server.local_addr());
+    let mut queued = Client::open(server.local_addr());
     queued.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
 
     // Read and queued, with no worker free: a drain must see it.

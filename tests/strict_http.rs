@@ -6,7 +6,7 @@
 mod support;
 
 use std::time::Duration;
-use support::{Conn, Service};
+use support::{Client, Service};
 
 /// Sends `raw` on a fresh connection and returns the response and whether
 /// the server closed the connection after it.
@@ -38,7 +38,7 @@ fn assert_refused(service: &Service, raw: &[u8], status: u16, reason: &str) {
 
 /// Asserts that the head on `conn` was answered 408, logged as
 /// `head_timeout`, and its connection closed.
-fn assert_head_timed_out(service: &Service, conn: &mut Conn) {
+fn assert_head_timed_out(service: &Service, conn: &mut Client) {
     let response = conn.response();
     response.assert_problem(408);
     let id = response.header("X-Request-Id").to_owned();
@@ -210,7 +210,7 @@ fn the_limits_stay_and_are_logged() {
 #[test]
 fn a_pipelined_request_after_a_refused_head_is_never_answered() {
     let service = Service::start(&[]);
-    let mut conn = Conn::open(service.addr);
+    let mut conn = Client::open(service.addr);
     conn.send("GET /healthz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     conn.response().assert_problem(400);
     assert!(
@@ -284,4 +284,53 @@ fn the_client_is_the_last_forwarded_hop_across_every_line() {
         let line = service.wait_for_log(|l| l["request_id"] == id.as_str());
         assert_eq!(line["client"], "1.2.3.4", "{forwarded:?}");
     }
+}
+
+#[test]
+fn options_asterisk_is_about_the_server_which_answers_get_and_head() {
+    let service = Service::start(&[]);
+    let (response, _) = exchange(&service, b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
+    response.assert_problem(405);
+    assert_eq!(response.header("Allow"), "GET, HEAD");
+}
+
+#[test]
+fn an_absolute_form_with_an_empty_path_is_routed_as_the_root() {
+    // RFC 9110, 4.2.3: the path of `http://host` is "/". Before: 400.
+    let service = Service::start(&[]);
+    for raw in [
+        &b"GET http://t HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        b"GET http://t:8080?param=aa HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        let (response, _) = exchange(&service, raw);
+        let problem = response.assert_problem(404);
+        assert_eq!(problem["title"], "Not Found", "{problem}");
+        let id = response.header("X-Request-Id").to_owned();
+        let line = service.wait_for_log(|l| l["request_id"] == id.as_str());
+        assert_eq!(line["path"], "/");
+    }
+}
+
+#[test]
+fn the_longest_target_max_url_bytes_allows_is_answered() {
+    // The documented range ends where a request head still fits, with the
+    // fields a client and a load balancer add.
+    let service = Service::start(&[("MAX_URL_BYTES", "61440")]);
+    let prefix = "/query?param=";
+    let target = format!("{prefix}{}", "a".repeat(61_440 - prefix.len()));
+    let head = format!(
+        "GET {target} HTTP/1.1\r\nHost: service.example.com\r\n\
+         X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\n\
+         X-Amzn-Trace-Id: Root=1-67891233-abcdef012345678912345678\r\n\
+         User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36\r\n\
+         Accept: */*\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n"
+    );
+    let (response, _) = exchange(&service, head.as_bytes());
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["count"], 1);
+    // One byte more is the configured limit's 414, not the head's.
+    let longer = head.replacen("param=a", "param=aa", 1);
+    let (response, _) = exchange(&service, longer.as_bytes());
+    response.assert_problem(414);
+    assert!(response.text().contains("61440"), "{}", response.text());
 }

@@ -115,8 +115,8 @@ impl Service {
     }
 
     /// Opens a connection with read and write timeouts of [`PATIENCE`].
-    pub fn connect(&self) -> Conn {
-        Conn::open(self.addr)
+    pub fn connect(&self) -> Client {
+        Client::open(self.addr)
     }
 
     /// Waits until a fresh connection gets an answer to `/healthz`: after a
@@ -125,7 +125,7 @@ impl Service {
     pub fn serves_again(&self) {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let answered = Conn::try_open(self.addr)
+            let answered = Client::try_open(self.addr)
                 .and_then(|mut conn| {
                     conn.try_exchange("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
                         .ok()
@@ -199,7 +199,7 @@ impl Drop for Service {
 }
 
 /// One client connection.
-pub struct Conn {
+pub struct Client {
     pub stream: TcpStream,
     reader: BufReader<TcpStream>,
 }
@@ -254,18 +254,18 @@ impl Response {
     }
 }
 
-impl Conn {
+impl Client {
     /// Opens a connection with read and write timeouts of [`PATIENCE`].
-    pub fn open(addr: SocketAddr) -> Conn {
-        Conn::try_open(addr).expect("connects")
+    pub fn open(addr: SocketAddr) -> Client {
+        Client::try_open(addr).expect("connects")
     }
 
-    /// Like [`Conn::open`], but `None` if nothing listens.
-    pub fn try_open(addr: SocketAddr) -> Option<Conn> {
+    /// Like [`Client::open`], but `None` if nothing listens.
+    pub fn try_open(addr: SocketAddr) -> Option<Client> {
         let stream = TcpStream::connect(addr).ok()?;
         stream.set_read_timeout(Some(PATIENCE)).ok()?;
         stream.set_write_timeout(Some(PATIENCE)).ok()?;
-        Some(Conn {
+        Some(Client {
             reader: BufReader::new(stream.try_clone().ok()?),
             stream,
         })
@@ -307,8 +307,10 @@ impl Conn {
         if self.reader.read_line(&mut status_line)? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
+        // The highest version the server conforms to, whatever the
+        // request's (RFC 9110, 2.5).
         assert!(
-            status_line.starts_with("HTTP/1.1 ") || status_line.starts_with("HTTP/1.0 "),
+            status_line.starts_with("HTTP/1.1 "),
             "status line {status_line:?}"
         );
         let status = status_line[9..12].parse().expect("status code");

@@ -176,6 +176,10 @@ pub struct Head {
     /// The target as the application sees it: the origin form (path and
     /// query), the path and query of an absolute form, or `*`.
     pub target: Range<usize>,
+    /// The absolute form had an empty path (`http://host`,
+    /// `http://host?q`): its path is `/` (RFC 9110, 4.2.3), before `target`
+    /// (sre-kata patch).
+    pub rooted: bool,
     /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
     /// A body is declared (never read): a `Content-Length` other than 0 or
@@ -258,7 +262,7 @@ fn check(
     minor: u8,
     fields: &[httparse::Header<'_>],
 ) -> Result<Head, Reason> {
-    let target = origin_target(method, target)?;
+    let (target, rooted) = origin_target(method, target)?;
     let mut hosts = 0;
     let mut lengths: Option<&[u8]> = None;
     let mut transfer_encoding: Option<&[u8]> = None;
@@ -313,6 +317,7 @@ fn check(
         len: 0,
         method: range_in(buf, method.as_bytes()),
         target: range_in(buf, target.as_bytes()),
+        rooted,
         minor_version: minor,
         declares_body,
         closes_connection: close || (minor == 0 && !keep_alive),
@@ -328,17 +333,18 @@ fn check(
 
 /// The part of a target the application routes by: the target itself in
 /// origin form (`/path?query`), the path and query of an absolute form
-/// (`http://host/path?query`), or `*` for `OPTIONS`.
-fn origin_target<'t>(method: &str, target: &'t str) -> Result<&'t str, Reason> {
+/// (`http://host/path?query`), or `*` for `OPTIONS`; and whether it is an
+/// absolute form's empty path, to be read as `/`.
+fn origin_target<'t>(method: &str, target: &'t str) -> Result<(&'t str, bool), Reason> {
     if !target.bytes().all(|b| (b'!'..=b'~').contains(&b)) || target.contains('#') {
         return Err(Reason::BadTarget);
     }
     if target.starts_with('/') {
-        return Ok(target);
+        return Ok((target, false));
     }
     if target == "*" {
         return if method == "OPTIONS" {
-            Ok(target)
+            Ok((target, false))
         } else {
             Err(Reason::BadTarget)
         };
@@ -352,13 +358,9 @@ fn origin_target<'t>(method: &str, target: &'t str) -> Result<&'t str, Reason> {
     if authority.is_empty() || authority.contains('@') || !valid_host(authority.as_bytes()) {
         return Err(Reason::BadTarget);
     }
+    // `http://host` or `http://host?q`: an empty path is `/`.
     let path = &rest[path_at..];
-    if path.starts_with('/') {
-        Ok(path)
-    } else {
-        // `http://host` or `http://host?q`: no path to route by.
-        Err(Reason::BadTarget)
-    }
+    Ok((path, !path.starts_with('/')))
 }
 
 fn strip_prefix_ignore_case<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
@@ -792,6 +794,19 @@ mod tests {
             "/healthz"
         );
         assert_eq!(target("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"), "*");
+        // An empty path is "/" (RFC 9110, 4.2.3), a query or not.
+        for (raw, rest) in [
+            ("GET http://h HTTP/1.1\r\nHost: h\r\n\r\n", ""),
+            (
+                "GET http://h:80?param=aa HTTP/1.1\r\nHost: h\r\n\r\n",
+                "?param=aa",
+            ),
+        ] {
+            let h = head(raw);
+            assert!(h.rooted, "{}", raw);
+            assert_eq!(&raw[h.target], rest);
+        }
+        assert!(!head("GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n").rooted);
         // Empty lines before the request line are skipped.
         assert_eq!(target("\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n"), "/a");
     }

@@ -103,11 +103,11 @@ impl Message {
     }
 }
 
-// this trait is to make sure that Server implements Share and Send
-#[doc(hidden)]
-trait MustBeShareDummy: Sync + Send {}
-#[doc(hidden)]
-impl MustBeShareDummy for Server {}
+// The application's workers share the server.
+const _: fn() = || {
+    fn is_shared<T: Send + Sync>() {}
+    is_shared::<Server>();
+};
 
 /// How a server treats its connections (sre-kata patch).
 #[derive(Debug, Clone)]
@@ -119,9 +119,9 @@ pub struct ServerOptions {
     /// accepts (the application sets it there): a connection comes back to
     /// it after a request head's own deadline.
     pub idle_timeout: Duration,
-    /// How long a connection's own thread may take to send the end of an
-    /// answer (what a worker could not send at once, or an error it answers
-    /// itself), and to wait for the client to take it before closing.
+    /// How long a connection's reader may take to send the end of its last
+    /// answer (what a worker could not send at once), and to wait for the
+    /// client to take it before closing.
     pub write_timeout: Duration,
 }
 
@@ -136,7 +136,7 @@ impl Default for ServerOptions {
 }
 
 /// What the server is doing, for drains, logs and tests (sre-kata patch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     /// Requests whose head was read and that are not answered yet, queued
     /// for a worker or held by one.

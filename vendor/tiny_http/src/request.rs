@@ -50,6 +50,9 @@ pub struct Request {
     bytes: Vec<u8>,
     method: Range<usize>,
     target: Range<usize>,
+    // An absolute form's empty path, read as `/` (`http://host?q`): the
+    // target with the `/` it lacks; rare, so built only then.
+    rooted_target: Option<String>,
     fields: Vec<Field>,
 
     remote_addr: Option<SocketAddr>,
@@ -154,10 +157,15 @@ impl Request {
         remote_addr: Option<SocketAddr>,
         link: Link,
     ) -> Request {
+        let rooted_target = head.rooted.then(|| {
+            let rest = std::str::from_utf8(&bytes[head.target.clone()]).unwrap_or_default();
+            format!("/{rest}")
+        });
         Request {
             bytes,
             method: head.method,
             target: head.target,
+            rooted_target,
             fields: head.fields,
             remote_addr,
             http_version: HTTPVersion(1, head.minor_version),
@@ -185,7 +193,10 @@ impl Request {
     /// (sre-kata patch).
     #[inline]
     pub fn url(&self) -> &str {
-        self.text(self.target.clone())
+        match &self.rooted_target {
+            Some(rooted) => rooted,
+            None => self.text(self.target.clone()),
+        }
     }
 
     /// The value of the first header field called `name` (any case), with

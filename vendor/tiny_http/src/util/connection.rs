@@ -430,16 +430,6 @@ impl Connection {
         self.end();
     }
 
-    /// Reader: no request follows (a refused head, the client gone, a
-    /// reset): the connection is closing, unless it was shed.
-    pub(crate) fn closing(&self) {
-        let now_ms = self.now_ms();
-        self.transition(|phase| match phase {
-            Phase::Shed | Phase::Closing { .. } => None,
-            _ => Some(Phase::Closing { since_ms: now_ms }),
-        });
-    }
-
     /// Reader: waits for the request it handed out.
     pub(crate) fn wait_until_answered(&self) {
         while self.phase().is_out() {

@@ -1,7 +1,7 @@
 pub(crate) use self::connection::{Connection, Phase};
 pub(crate) use self::messages_queue::MessagesQueue;
 pub(crate) use self::registry::{Registry, Seat};
-pub use self::registry::{FULL_GRACE, HEAD_TIMEOUT, MAX_LEAVING, OVERLOAD_IDLE, OVERLOAD_PERCENT};
+pub use self::registry::{FULL_GRACE, HEAD_TIMEOUT, OVERLOAD_IDLE, OVERLOAD_PERCENT};
 pub(crate) use self::sys::{accept_queue_len, wait_readable};
 pub(crate) use self::task_pool::TaskPool;
 pub(crate) use self::ticket::{Counters, Ticket};

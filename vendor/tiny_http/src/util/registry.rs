@@ -10,12 +10,15 @@
 //! What may give way, and when, is one function of a connection's
 //! [`Phase`] and the server's [`Pressure`]: [`verdict`].
 //!
-//! | Phase | Calm | Overloaded (from [`OVERLOAD_PERCENT`] of the cap) | Full (at the cap, with connections waiting) |
-//! |---|---|---|---|
-//! | `Waiting` (idle) | kept (the idle timeout closes it) | shed once idle [`OVERLOAD_IDLE`] | shed once idle [`FULL_GRACE`], else released |
-//! | `Reading` (part of a head) | kept ([`HEAD_TIMEOUT`] answers it 408) | kept | shed once its head is [`FULL_GRACE`] old (oldest first), else released |
-//! | `Ready`, `Out` before its answer | kept | kept | released |
-//! | `Out` answering, `Closing` | kept | kept | kept |
+//! | Phase | Overloaded (from [`OVERLOAD_PERCENT`] of the cap) | Full (at the cap, with connections waiting) |
+//! |---|---|---|
+//! | `Waiting` (idle) | shed once idle [`OVERLOAD_IDLE`] | shed once idle [`FULL_GRACE`], else released |
+//! | `Reading` (part of a head) | kept ([`HEAD_TIMEOUT`] answers it 408) | shed once its head is [`FULL_GRACE`] old (oldest first), else released |
+//! | `Ready`, `Out` before its answer | kept | released |
+//! | `Out` answering, `Closing` | kept | kept |
+//!
+//! Below [`OVERLOAD_PERCENT`] nothing is judged: the idle timeout and
+//! [`HEAD_TIMEOUT`] end what must end.
 //!
 //! To *shed* is to close now, and only a connection with no request read
 //! is shed. To *release* is to answer what the connection has with
@@ -56,10 +59,9 @@ const RECHECK: Duration = Duration::from_millis(50);
 /// backlog drain that much faster.
 pub const MAX_LEAVING: usize = 64;
 
-/// How hard the server is pressed.
+/// How hard the server is pressed, when it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pressure {
-    Calm,
     /// From [`OVERLOAD_PERCENT`] of the cap, until below [`CALM_PERCENT`].
     Overloaded,
     /// At the cap, with connections waiting in the backlog.
@@ -90,7 +92,6 @@ pub(crate) enum Verdict {
 pub(crate) fn verdict(phase: Phase, now_ms: u64, pressure: Pressure) -> Verdict {
     let age = |since_ms: u64| Duration::from_millis(now_ms.saturating_sub(since_ms));
     match (phase, pressure) {
-        (_, Pressure::Calm) => Verdict::Keep,
         (Phase::Waiting { since_ms, .. }, Pressure::Overloaded)
             if age(since_ms) >= OVERLOAD_IDLE =>
         {
@@ -489,7 +490,7 @@ mod tests {
 
     #[test]
     fn the_verdict_is_the_table() {
-        use Pressure::{Calm, Full, Overloaded};
+        use Pressure::{Full, Overloaded};
         let now = 100_000;
         let ms = |d: Duration| d.as_millis() as u64;
         let waiting = |age: Duration| Phase::Waiting {
@@ -511,14 +512,6 @@ mod tests {
         };
         let long = Duration::from_secs(60);
         let short = Duration::from_millis(1);
-        for phase in [
-            waiting(long),
-            reading(long),
-            out(false),
-            Phase::Ready { last: false },
-        ] {
-            assert_eq!(verdict(phase, now, Calm), Verdict::Keep, "{phase:?}");
-        }
         // Overloaded: the idle go after OVERLOAD_IDLE; heads are kept (the
         // reader answers a late one 408).
         assert_eq!(

@@ -37,10 +37,10 @@ const IDLE_THREAD_LIFE: Duration = Duration::from_secs(5);
 pub(crate) const STACK_BYTES: usize = 64 * 1024;
 
 pub(crate) struct TaskPool {
-    shared: Arc<Shared>,
+    shared: Arc<Threads>,
 }
 
-struct Shared {
+struct Threads {
     state: Mutex<State>,
     /// Signalled once per connection queued, and when the pool closes.
     queued: Condvar,
@@ -56,7 +56,7 @@ struct State {
     closed: bool,
 }
 
-impl Shared {
+impl Threads {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -65,7 +65,7 @@ impl Shared {
 impl TaskPool {
     pub(crate) fn new() -> TaskPool {
         let pool = TaskPool {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Threads {
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
                     idle: 0,
@@ -123,7 +123,7 @@ impl TaskPool {
 
 /// A pool thread's place in the count: it leaves it however the thread
 /// ends, a panic in its connection included.
-struct Alive(Arc<Shared>);
+struct Alive(Arc<Threads>);
 
 impl Alive {
     /// The next connection to run; `None` when this thread should end (the
