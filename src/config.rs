@@ -154,6 +154,7 @@ pub const WRITE_TIMEOUT_SECS: Variable = Variable {
 };
 pub const MAX_CONNECTIONS: Variable = Variable {
     name: "MAX_CONNECTIONS",
+    // DEFAULT_MAX_CONNECTIONS; a unit test holds the two together.
     default: "768",
     meaning: "connections open at once; more wait their turn in the backlog",
     kind: Kind::Integer {
@@ -249,37 +250,33 @@ impl Config {
         cpus: usize,
     ) -> Result<Self, ConfigError> {
         let read = Reader { lookup: &lookup };
-        let port = read.integer(PORT)?.unwrap_or(8080);
         let host = match read.value(HOST) {
             Some(value) => value.parse::<IpAddr>().map_err(|_| HOST.error(value))?,
             None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         };
-        let seconds = |variable, default| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_secs(
-                read.integer(variable)?.unwrap_or(default),
-            ))
-        };
-        let log_format = match read.word(LOG_FORMAT)? {
-            Some("text") => Format::Text,
+        let seconds =
+            |variable| Ok::<_, ConfigError>(Duration::from_secs(read.or_default(variable)?));
+        let log_format = match read.word(LOG_FORMAT)?.unwrap_or(LOG_FORMAT.default) {
+            "text" => Format::Text,
             _ => Format::Json,
         };
-        let log_level = match read.word(LOG_LEVEL)? {
-            Some(word) => word.parse().unwrap_or(Level::Info),
-            None => Level::Info,
-        };
+        let log_level = read
+            .word(LOG_LEVEL)?
+            .unwrap_or(LOG_LEVEL.default)
+            .parse()
+            .unwrap_or(Level::Info);
         Ok(Config {
-            addr: SocketAddr::new(host, port as u16),
+            addr: SocketAddr::new(host, read.or_default(PORT)? as u16),
+            // The one default that is not a number: 4 per CPU.
             workers: read
                 .integer(WORKERS)?
                 .map_or((4 * cpus).clamp(4, 1024), |n| n as usize),
-            max_url_bytes: read.integer(MAX_URL_BYTES)?.unwrap_or(8192) as usize,
-            idle_timeout: seconds(IDLE_TIMEOUT_SECS, 75)?,
-            write_timeout: seconds(WRITE_TIMEOUT_SECS, 10)?,
-            max_connections: read
-                .integer(MAX_CONNECTIONS)?
-                .map_or(DEFAULT_MAX_CONNECTIONS, |n| n as usize),
-            trusted_proxies: read.integer(TRUSTED_PROXIES)?.unwrap_or(1) as usize,
-            shutdown_grace: seconds(SHUTDOWN_GRACE_SECS, 10)?,
+            max_url_bytes: read.or_default(MAX_URL_BYTES)? as usize,
+            idle_timeout: seconds(IDLE_TIMEOUT_SECS)?,
+            write_timeout: seconds(WRITE_TIMEOUT_SECS)?,
+            max_connections: read.or_default(MAX_CONNECTIONS)? as usize,
+            trusted_proxies: read.or_default(TRUSTED_PROXIES)? as usize,
+            shutdown_grace: seconds(SHUTDOWN_GRACE_SECS)?,
             log_format,
             log_level,
         })
@@ -327,6 +324,20 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         }
     }
 
+    /// The variable's value, or its default (the table's text, a number
+    /// for every integer setting but `WORKERS`).
+    fn or_default(&self, variable: Variable) -> Result<u64, ConfigError> {
+        match self.integer(variable)? {
+            Some(n) => Ok(n),
+            None => Ok(variable.default.parse().unwrap_or_else(|_| {
+                unreachable!(
+                    "{}'s default is a number (a unit test says so)",
+                    variable.name
+                )
+            })),
+        }
+    }
+
     /// One of the variable's words, exactly. `None` when unset.
     fn word(&self, variable: Variable) -> Result<Option<&'static str>, ConfigError> {
         let Kind::Word(words) = variable.kind else {
@@ -370,6 +381,32 @@ mod tests {
         assert_eq!(c.shutdown_grace, Duration::from_secs(10));
         assert_eq!(c.log_format, Format::Json);
         assert_eq!(c.log_level, Level::Info);
+    }
+
+    #[test]
+    fn every_default_is_a_value_its_variable_takes() {
+        for variable in VARIABLES {
+            if variable.name == "WORKERS" {
+                continue; // 4 per CPU, computed
+            }
+            assert!(
+                config(&[(variable.name, variable.default)]).is_ok(),
+                "{}'s default {:?} is refused",
+                variable.name,
+                variable.default
+            );
+        }
+        assert_eq!(
+            MAX_CONNECTIONS.default.parse::<usize>().unwrap(),
+            DEFAULT_MAX_CONNECTIONS
+        );
+        // And the defaults are what an unset variable gives.
+        let spelled: Vec<(&str, &str)> = VARIABLES
+            .iter()
+            .filter(|v| v.name != "WORKERS")
+            .map(|v| (v.name, v.default))
+            .collect();
+        assert_eq!(config(&[]).unwrap(), config(&spelled).unwrap());
     }
 
     #[test]

@@ -101,6 +101,13 @@ pub fn forward_signals(signals: ShutdownSignals, events: Sender<Event>) -> io::R
                     return;
                 }
             }
+            // Waiting failed (nothing documented makes it): let the
+            // signals reach this thread, which lives on, so that SIGTERM
+            // still stops the process, if not gracefully.
+            signals.unblock_here();
+            loop {
+                thread::park();
+            }
         })
         .map(drop)
 }
@@ -166,6 +173,7 @@ pub fn run(server: &Server, events: &Receiver<Event>, grace: Duration, logger: &
         .uint("drain_ms", drain.started.elapsed().as_millis() as u64)
         .uint("pending", activity.pending as u64)
         .uint("answered", activity.answered)
+        .uint("dropped", activity.dropped)
         .emit_final();
     code
 }

@@ -121,6 +121,13 @@ impl ShutdownSignals {
         }
     }
 
+    /// Unblocks SIGTERM and SIGINT in the calling thread: they take their
+    /// default action (the process ends) when they reach it.
+    pub fn unblock_here(&self) {
+        // SAFETY: the set is live and initialised.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &self.set, std::ptr::null_mut()) };
+    }
+
     /// Waits for the next SIGTERM or SIGINT and returns its name.
     ///
     /// `sigwaitinfo`, not `sigwait`: glibc's `sigwait` returns the error

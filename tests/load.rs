@@ -193,7 +193,7 @@ fn busy_clients_above_the_cap_wait_their_turn_and_are_never_dropped() {
     let _serial = serial();
     support::raise_own_file_limit();
     // A small cap is the point: twice as many clients as it, none idle.
-    let service = Service::start(&[("MAX_CONNECTIONS", "50")]);
+    let mut service = Service::start(&[("MAX_CONNECTIONS", "50")]);
     for busy in [Busy::OneShot, Busy::KeepAlive] {
         let clients: Vec<_> = (0..100)
             .map(|_| {
@@ -218,6 +218,12 @@ fn busy_clients_above_the_cap_wait_their_turn_and_are_never_dropped() {
             tally.sent
         );
     }
+    // And the server dropped no request it had read: the unanswered ones
+    // are those the client sent as their idle connection closed.
+    service.signal(libc::SIGTERM);
+    let exit = service.wait_for_log(|l| l["event"] == "exit");
+    assert_eq!(exit["dropped"], 0, "{exit}");
+    assert_eq!(service.wait_exit(PATIENCE).code(), Some(0));
 }
 
 /// A connection whose receive buffer is 4 KiB from the start (set before
@@ -312,10 +318,13 @@ fn a_client_that_resets_after_its_answers_frees_its_seat_at_once() {
         "the next client waited {waited:?}"
     );
     drop(next);
-    // And a drain has nothing left to wait for.
+    // And a drain has nothing left to wait for: it ends as soon as it has
+    // been quiet for half a second (before: at WRITE_TIMEOUT_SECS, 10 s).
     service.signal(libc::SIGTERM);
     let exit = service.wait_for_log(|l| l["event"] == "exit");
     assert_eq!(exit["drain_end"], "quiet", "{exit}");
+    let drain_ms = exit["drain_ms"].as_u64().unwrap();
+    assert!(drain_ms < 2_000, "{exit}");
     assert_eq!(service.wait_exit(PATIENCE).code(), Some(0));
 }
 

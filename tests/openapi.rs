@@ -15,7 +15,9 @@ const REFUSED: [&str; 6] = ["post", "put", "patch", "delete", "options", "trace"
 /// the service answers (vendor/tiny_http/PATCHES.md): read from the
 /// library, so a new refusal is documented or this fails.
 fn library() -> impl Iterator<Item = u16> {
-    tiny_http::Reason::ALL.into_iter().map(tiny_http::Reason::status)
+    tiny_http::Reason::ALL
+        .into_iter()
+        .map(tiny_http::Reason::status)
 }
 
 fn spec() -> Value {

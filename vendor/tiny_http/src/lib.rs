@@ -24,7 +24,6 @@
 //! ```
 #![deny(unsafe_code)] // sre-kata patch: allowed in util::sys alone
 #![deny(rust_2018_idioms)]
-#![allow(clippy::match_like_matches_macro)]
 
 use std::error::Error;
 use std::io::Error as IoError;
@@ -143,6 +142,11 @@ pub struct Stats {
     pub pending: usize,
     /// Requests answered since start.
     pub answered: u64,
+    /// Requests read and never answered, since start: pipelined, or read
+    /// ahead, behind an answer that ended the connection (the client sends
+    /// them again, RFC 9112, 9.3.2). Above the cap, a connection is never
+    /// released with a request read ahead, so making room adds none.
+    pub dropped: u64,
     /// Connections with part of a request head, or a whole one not handed
     /// out yet: requests on their way in.
     pub reading: usize,
@@ -218,6 +222,7 @@ impl Server {
         Stats {
             pending: self.counters.pending.load(SeqCst),
             answered: self.counters.answered.load(SeqCst),
+            dropped: self.counters.dropped.load(Relaxed),
             reading,
             sending,
             connections: load.open.load(Relaxed),
@@ -347,10 +352,12 @@ impl Drop for AcceptThreadExit {
 impl Drop for Server {
     fn drop(&mut self) {
         self.close.store(true, Relaxed);
-        self.registry.end_all();
+        // Queued requests get their 500 while their connections are open,
+        // and only then does every connection end.
         while let Some(message) = self.messages.try_pop() {
             drop(message);
         }
+        self.registry.end_all();
         // Connect briefly to ourselves to unblock the accept thread
         if let Ok(stream) = TcpStream::connect(self.listening_addr) {
             let _ = stream.shutdown(Shutdown::Both);

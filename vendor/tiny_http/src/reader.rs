@@ -89,7 +89,6 @@ pub(crate) fn serve(socket: Socket, seat: Seat, context: &ReaderContext) {
         deadline: None,
         shortened: false,
         idle_timeout: context.idle_timeout,
-        idle_since: Instant::now(),
     };
     reader.run(context);
     drop(reader);
@@ -121,8 +120,9 @@ enum Deadline {
     /// The rest of a head, within [`HEAD_TIMEOUT`] of its first byte.
     Head(Instant),
     /// The first byte of a head, within the idle timeout of the last
-    /// answer, when empty lines came meanwhile: they start no head, and
-    /// they do not restart the idle timeout either.
+    /// answer (or of the connection's start), when empty lines came
+    /// meanwhile: they start no head, and they do not restart the idle
+    /// timeout either.
     Idle(Instant),
 }
 
@@ -148,8 +148,6 @@ struct Reader {
     /// True while the socket's read timeout is shorter than the idle one.
     shortened: bool,
     idle_timeout: Duration,
-    /// When the connection last handed out a request, or opened.
-    idle_since: Instant,
 }
 
 impl Reader {
@@ -161,6 +159,13 @@ impl Reader {
             // answers in order.
             self.conn.wait_until_answered();
             if self.conn.is_ending() {
+                // A request read behind one whose answer ended the
+                // connection (pipelined after `Connection: close`, or its
+                // head read ahead): RFC 9112 (9.3.2) leaves it to the
+                // client to send again. Counted, never silent.
+                if !matches!(next, Next::Quiet) {
+                    context.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                }
                 return;
             }
             match next {
@@ -178,9 +183,10 @@ impl Reader {
                     // A body is never read, so nothing can follow it.
                     let closes = head.closes_connection || head.declares_body;
                     let Some(last) = self.conn.hand_out(closes) else {
-                        return; // shed
+                        // Never for a whole head (Ready is never shed).
+                        context.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        return;
                     };
-                    self.idle_since = Instant::now();
                     let bytes = self.take_head(head.len);
                     let link = self.link(context);
                     let request = Request::new(head, bytes, last, self.remote_addr, link);
@@ -210,25 +216,30 @@ impl Reader {
         let mut parse = true;
         loop {
             if self.skip_empty_lines() && self.deadline.is_none() {
-                self.deadline = Some(Deadline::Idle(self.idle_since + self.idle_timeout));
+                let idle_since = self.conn.idle_since().unwrap_or_else(Instant::now);
+                self.deadline = Some(Deadline::Idle(idle_since + self.idle_timeout));
             }
             if !self.inbox.is_empty() {
-                if !matches!(self.deadline, Some(Deadline::Head(_))) {
-                    if !self.conn.head_started() {
-                        return Next::Quiet;
-                    }
-                    self.deadline = Some(Deadline::Head(Instant::now() + HEAD_TIMEOUT));
-                }
+                // Parsed before the phase says anything, so that a whole
+                // head is never seen as a partial one, let alone an idle
+                // connection: a head that came whole goes straight to Ready.
                 if parse || self.inbox.len() > MAX_HEAD_BYTES {
                     match head::parse(&self.inbox) {
                         Parse::Complete(head) => {
-                            // Read ahead of a request still out: ready.
-                            self.conn.head_complete();
+                            if !self.conn.head_complete() {
+                                return Next::Quiet; // shed meanwhile
+                            }
                             return Next::Head(head);
                         }
                         Parse::Rejected(reason, minor) => return Next::Rejected(reason, minor),
                         Parse::Partial => {}
                     }
+                }
+                if !matches!(self.deadline, Some(Deadline::Head(_))) {
+                    if !self.conn.head_started() {
+                        return Next::Quiet;
+                    }
+                    self.deadline = Some(Deadline::Head(Instant::now() + HEAD_TIMEOUT));
                 }
             }
             if !self.make_room() {

@@ -342,7 +342,8 @@ impl Rejection {
         self.reason
     }
 
-    /// The HTTP version to answer in: the request's, if it was read.
+    /// The request's HTTP version, if it was read (the status line says
+    /// HTTP/1.1 whatever it is).
     pub fn http_version(&self) -> &HTTPVersion {
         &self.http_version
     }

@@ -19,9 +19,9 @@
 //!
 //! | Phase | Meaning | Changed by, and how |
 //! |---|---|---|
-//! | `Waiting { since }` | nothing out, no byte of a head yet: idle since `since` | reader, first byte of a head: `Reading { now }` ([`Connection::head_started`]); reader, a whole head: `Out` ([`Connection::hand_out`]); registry: `Shed` |
-//! | `Reading { since }` | part of a head, its first byte read at `since` | reader, the head whole: `Out`; registry: `Shed` |
-//! | `Ready` | a whole head read while the previous request was out | reader: `Out` |
+//! | `Waiting { since }` | nothing out, no byte of a head yet: idle since `since` | reader, part of a head: `Reading { now }` ([`Connection::head_started`]); reader, a whole head: `Ready` ([`Connection::head_complete`]); registry: `Shed` |
+//! | `Reading { since }` | part of a head, its first byte read at `since` | reader, the head whole: `Ready`; registry: `Shed` |
+//! | `Ready` | a whole head, read now or while the previous request was out | reader: `Out` ([`Connection::hand_out`]) |
 //! | `Out { ahead, answering }` | a request is with the application. The reader may read the next head meanwhile: its first byte sets `ahead: Started { since }`, its end `ahead: Complete`. `answering` once the worker began writing the answer | worker, answered: `Closing { now }` if `last`, else `Waiting { now }`, `Reading { since }` or `Ready` as `ahead` says ([`Connection::answered`]) |
 //! | `Closing { since }` | no request follows: the reader sends what the worker could not, and waits for the client to take it | nobody: the reader ends it |
 //! | `Shed` | closed by the registry to make room | nobody |
@@ -32,14 +32,17 @@
 //! (`Connection: close`, HTTP/1.0, a body, a refused head); the registry
 //! sets it to make room without dropping anything ([`Connection::release`])
 //! until the worker begins the answer; the worker sets it when the server
-//! drains, or when the socket took only part of the answer. Once the
-//! worker has begun ([`Connection::begin_answer`]), the answer's headers
-//! say whether it is the last, so `last` no longer changes.
+//! drains, or when the answer went out only in part, or not at all. Once
+//! the worker has begun ([`Connection::begin_answer`]), the answer's
+//! headers say whether it is the last, so only the worker itself may still
+//! set it, for those two reasons.
 //!
 //! Which phases the registry may shed or release, and when, is one
 //! function of the phase and the server's pressure:
 //! [`crate::util::registry`]'s `verdict`. A request that was read is never
-//! shed: only `Waiting` and `Reading` are.
+//! shed: only `Waiting` and `Reading` are. A request that crosses a shed
+//! idle connection on the wire (sent as it closes, never read) is the
+//! client's to send again, as with any keep-alive close (RFC 9112, 9.3.1).
 
 use crate::socket::Socket;
 use crate::util::sys;
@@ -257,14 +260,16 @@ impl Connection {
         !matches!(before, Phase::Closing { .. } | Phase::Shed)
     }
 
-    /// Reader: a whole head was read while a request is out (otherwise
-    /// it is handed out at once, and nothing changes here).
-    pub(crate) fn head_complete(&self) {
-        self.transition(|phase| match phase {
+    /// Reader: a whole head is read: `Ready`, or, while a request is out,
+    /// `ahead: Complete`. A whole head is never shed. False if the
+    /// connection was shed before, and the head must be dropped.
+    pub(crate) fn head_complete(&self) -> bool {
+        let (before, _) = self.transition(|phase| match phase {
+            Phase::Waiting { last, .. } | Phase::Reading { last, .. } => {
+                Some(Phase::Ready { last })
+            }
             Phase::Out {
-                ahead: Ahead::Started { .. },
-                answering,
-                last,
+                answering, last, ..
             } => Some(Phase::Out {
                 ahead: Ahead::Complete,
                 answering,
@@ -272,6 +277,15 @@ impl Connection {
             }),
             _ => None,
         });
+        !matches!(before, Phase::Closing { .. } | Phase::Shed)
+    }
+
+    /// When the connection's idle time began, while it is waiting.
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
+        match self.phase() {
+            Phase::Waiting { since_ms, .. } => Some(self.epoch + Duration::from_millis(since_ms)),
+            _ => None,
+        }
     }
 
     /// Reader: hands a request to the application; `closes` if it ends the
@@ -324,7 +338,9 @@ impl Connection {
     /// Registry: ends the connection after its next answer, if it is still
     /// exactly as seen and its answer has not begun. Nothing is dropped: a
     /// request out, or one whose head has started, is answered, with
-    /// `Connection: close`. False if it moved on, or was no longer free to.
+    /// `Connection: close` (the registry releases a request out only when
+    /// nothing was read ahead of it). False if it moved on, or was no
+    /// longer free to.
     pub(crate) fn release(&self, seen: Seen) -> bool {
         let next = match Phase::unpack(seen.0) {
             Phase::Waiting { since_ms, .. } => Phase::Waiting {
@@ -450,7 +466,8 @@ impl Connection {
         let sent = match sys::send_now(&self.socket, bytes) {
             Ok(sent) => sent,
             Err(error) => {
-                self.end();
+                // Nothing may follow an answer that did not go out.
+                self.abandon();
                 return Err(error);
             }
         };
@@ -524,9 +541,11 @@ impl Connection {
         let mut scratch = [0u8; 4096];
         loop {
             // Whatever the client sent, dropped (the read side may be shut
-            // already; queued bytes are still read, and a read never waits).
-            // An error here is the reset itself.
-            loop {
+            // already; queued bytes are still read, and a read never waits),
+            // a bounded amount per step, so that a client that keeps
+            // sending cannot hold this thread past the deadline. An error
+            // here is the reset itself.
+            for _ in 0..64 {
                 match sys::recv_now(&self.socket, &mut scratch) {
                     Ok(1..) => {}
                     Ok(0) => break,
@@ -662,6 +681,44 @@ mod tests {
         let (_, seen) = conn.seen();
         assert!(!conn.shed(seen), "a whole head is never shed");
         assert_eq!(conn.hand_out(false), Some(false));
+    }
+
+    #[test]
+    fn a_whole_head_is_ready_and_never_shed_before_it_is_handed_out() {
+        // Whole in one read, from waiting; or whole after a partial one.
+        for started in [false, true] {
+            let (conn, _client) = pair();
+            if started {
+                assert!(conn.head_started());
+            }
+            assert!(conn.head_complete());
+            assert_eq!(conn.phase(), Phase::Ready { last: false });
+            let (_, seen) = conn.seen();
+            assert!(!conn.shed(seen));
+            assert_eq!(conn.hand_out(false), Some(false));
+        }
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_sent_ends_the_connection() {
+        let (conn, client) = pair();
+        sys::reset_on_close(&client).unwrap();
+        drop(client);
+        conn.hand_out(false).unwrap();
+        // Pipelined requests behind it must not be answered on a dead
+        // socket: the connection closes.
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let last = conn.begin_answer(false);
+            if conn.deliver(b"HTTP/1.1 200 OK\r\n\r\n", last).is_err() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the reset never showed");
+            conn.answered();
+            conn.hand_out(false).unwrap();
+        }
+        conn.answered();
+        assert!(matches!(conn.phase(), Phase::Closing { .. }));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! |---|---|---|
 //! | `Waiting` (idle) | shed once idle [`OVERLOAD_IDLE`] | shed once idle [`FULL_GRACE`], else released |
 //! | `Reading` (part of a head) | kept ([`HEAD_TIMEOUT`] answers it 408) | shed once its head is [`FULL_GRACE`] old (oldest first), else released |
-//! | `Ready`, `Out` before its answer | kept | released |
+//! | `Ready`, `Out` before its answer (nothing read ahead) | kept | released |
 //! | `Out` answering, `Closing` | kept | kept |
 //!
 //! Below [`OVERLOAD_PERCENT`] nothing is judged: the idle timeout and
@@ -28,7 +28,7 @@
 //! [`MAX_LEAVING`] on their way out at once), those to shed first, then
 //! those to release, the longest-seated first.
 
-use crate::util::connection::{Connection, Phase, Seen};
+use crate::util::connection::{Ahead, Connection, Phase, Seen};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -117,9 +117,9 @@ pub(crate) fn verdict(phase: Phase, now_ms: u64, pressure: Pressure) -> Verdict 
             | Phase::Reading { last: false, .. }
             | Phase::Ready { last: false }
             | Phase::Out {
+                ahead: Ahead::None,
                 answering: false,
                 last: false,
-                ..
             },
             Pressure::Full,
         ) => Verdict::Release,
@@ -271,7 +271,11 @@ impl Registry {
         let now = self.now_ms();
         let mut sheddable = Vec::new();
         let mut releasable = Vec::new();
-        let mut leaving = 0;
+        // Shed ones leave at once; released ones after an answer, which
+        // may take a while: they count against what is released, never
+        // against what is shed, so that a slow one cannot keep an idle
+        // connection in its seat.
+        let (mut shed, mut leaving) = (0, 0);
         for (index, place) in places.taken.iter_mut().enumerate() {
             let Some(Place {
                 conn: Some(conn),
@@ -293,12 +297,13 @@ impl Registry {
                 (Verdict::Release, None) => releasable.push((*seated_ms, index)),
                 _ => {}
             }
+            shed += usize::from(*on_its_way == Some(Leaving::Shed));
             leaving += usize::from(on_its_way.is_some());
         }
         sheddable.sort_by_key(|(since_ms, ..)| *since_ms);
         for (_, why, index) in sheddable {
-            if leaving >= wanted {
-                return;
+            if shed >= wanted {
+                break;
             }
             if let Some(Place {
                 conn: Some(conn),
@@ -312,6 +317,7 @@ impl Registry {
                 }
                 if self.shed(conn, seen, why) {
                     *on_its_way = Some(Leaving::Shed);
+                    shed += 1;
                     leaving += 1;
                 } else if conn.unread() > 0 && conn.release(seen) {
                     // Its request arrived, unread: answered, then closed.
@@ -400,7 +406,7 @@ impl Registry {
             match conn.phase() {
                 Phase::Reading { .. } | Phase::Ready { .. } => reading += 1,
                 Phase::Out {
-                    ahead: crate::util::connection::Ahead::Started { .. },
+                    ahead: Ahead::Started { .. } | Ahead::Complete,
                     ..
                 } => reading += 1,
                 Phase::Closing { .. } => closing += 1,
@@ -475,6 +481,16 @@ mod tests {
         Arc::new(Registry::with_epoch(max, hour_ago))
     }
 
+    /// Waits for `done`, or fails after a while: a regression fails the
+    /// test instead of hanging it.
+    fn until(done: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < deadline, "never happened");
+            std::thread::yield_now();
+        }
+    }
+
     fn conn(registry: &Registry) -> (Arc<Connection>, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -536,8 +552,17 @@ mod tests {
             Verdict::Release
         );
         assert_eq!(verdict(out(false), now, Full), Verdict::Release);
-        // What cannot change any more, or is on its way out already.
+        // What cannot change any more, or is on its way out already; and a
+        // request out with the next read ahead, which a release would drop.
         assert_eq!(verdict(out(true), now, Full), Verdict::Keep);
+        for ahead in [Ahead::Started { since_ms: 0 }, Ahead::Complete] {
+            let phase = Phase::Out {
+                ahead,
+                answering: false,
+                last: false,
+            };
+            assert_eq!(verdict(phase, now, Full), Verdict::Keep, "{phase:?}");
+        }
         assert_eq!(
             verdict(Phase::Closing { since_ms: 0 }, now, Full),
             Verdict::Keep
@@ -571,9 +596,7 @@ mod tests {
             let registry = Arc::clone(&registry);
             std::thread::spawn(move || registry.take_seat(&AtomicBool::new(false), 1).is_some())
         };
-        while idle.phase() != Phase::Shed {
-            std::thread::yield_now();
-        }
+        until(|| !(idle.phase() != Phase::Shed));
         assert!(matches!(busy.phase(), Phase::Out { last: false, .. }));
         drop(first);
         assert!(waiter.join().unwrap());
@@ -589,9 +612,7 @@ mod tests {
             let registry = Arc::clone(&registry);
             std::thread::spawn(move || registry.take_seat(&AtomicBool::new(false), 2).is_some())
         };
-        while registry.load.released.load(Ordering::Relaxed) < 2 {
-            std::thread::yield_now();
-        }
+        until(|| registry.load.released.load(Ordering::Relaxed) >= 2);
         for conn in [&busy, &also_busy] {
             assert!(matches!(conn.phase(), Phase::Out { last: true, .. }));
         }
@@ -618,9 +639,7 @@ mod tests {
             let registry = Arc::clone(&registry);
             std::thread::spawn(move || registry.take_seat(&AtomicBool::new(false), 2).is_some())
         };
-        while registry.load.shed_heads.load(Ordering::Relaxed) < 2 {
-            std::thread::yield_now();
-        }
+        until(|| registry.load.shed_heads.load(Ordering::Relaxed) >= 2);
         let shed: Vec<bool> = held
             .iter()
             .map(|(_, c, _)| c.phase() == Phase::Shed)
@@ -636,6 +655,30 @@ mod tests {
     }
 
     #[test]
+    fn a_slow_released_connection_does_not_keep_an_idle_one_in_its_seat() {
+        let registry = registry(2);
+        let closing = AtomicBool::new(false);
+        let first = registry.take_seat(&closing, 1).unwrap();
+        let (busy, _c1) = conn(&registry);
+        busy.hand_out(false).unwrap();
+        first.attach(Arc::clone(&busy));
+        let second = registry.take_seat(&closing, 1).unwrap();
+        // Released, with a handler that takes its time.
+        registry.make_room(&mut registry.lock(), 1);
+        assert!(matches!(busy.phase(), Phase::Out { last: true, .. }));
+        // Meanwhile a connection idles in the other seat: one waiting
+        // client is let in by shedding it, not kept waiting for the slow.
+        let (idle, _c2) = conn(&registry);
+        idle.set_phase(Phase::Waiting {
+            since_ms: 0,
+            last: false,
+        });
+        second.attach(Arc::clone(&idle));
+        registry.make_room(&mut registry.lock(), 1);
+        assert_eq!(idle.phase(), Phase::Shed);
+    }
+
+    #[test]
     fn a_request_that_arrived_unread_is_never_shed() {
         let registry = registry(1);
         let closing = AtomicBool::new(false);
@@ -648,9 +691,7 @@ mod tests {
         seat.attach(Arc::clone(&conn));
         // Its request is in the socket; its thread has not read it yet.
         std::io::Write::write_all(&mut client, b"GET / HTTP/1.1\r\n").unwrap();
-        while conn.unread() == 0 {
-            std::thread::yield_now();
-        }
+        until(|| conn.unread() > 0);
         let mut places = registry.lock();
         registry.make_room(&mut places, 1);
         drop(places);

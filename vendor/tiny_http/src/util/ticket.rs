@@ -9,6 +9,9 @@ use std::sync::Arc;
 pub(crate) struct Counters {
     pub(crate) pending: AtomicUsize,
     pub(crate) answered: AtomicU64,
+    /// Requests read and never answered: read behind an answer that ended
+    /// the connection, which RFC 9112 leaves to the client to send again.
+    pub(crate) dropped: AtomicU64,
 }
 
 /// One request, from its head to its answer. Dropping it unanswered (a
