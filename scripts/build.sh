@@ -10,11 +10,12 @@ Usage: scripts/build.sh [--binary-only] [--help]
 
 Builds the release binary for $MUSL_TARGET (static: no libc needed at run
 time; needs musl-gcc from musl-tools for its allocator) with cargo
-auditable, its CycloneDX SBOM, then the image defined by image/config.json,
-tagged $IMAGE_NAME:<git-sha>, with -dirty appended for uncommitted changes.
+auditable, its CycloneDX SBOM, then the image the Containerfile defines,
+tagged $IMAGE_NAME:<git-sha>, with -dirty appended for uncommitted changes,
+and saved as an OCI archive next to the binary (sre-kata.image.tar).
 Prints the binary, its compilers, the SBOM, the image and their sizes; in
-GitHub Actions, the step's outputs are toolchain, sbom (its path) and
-image_id.
+GitHub Actions, the step's outputs are toolchain, sbom (its path), archive
+(the image's) and image_id.
 
 The same commit gives the same binary and the same image id, in any folder,
 as any user, at any time: timestamps come from the commit (SOURCE_DATE_EPOCH),
@@ -33,7 +34,7 @@ USAGE
 BINARY=""
 TOOLCHAIN=""
 SBOM=""
-# Scratch space for the image, removed on exit.
+# The image's build context, removed on exit.
 WORK=""
 trap '[[ -z "$WORK" ]] || rm -rf "$WORK"' EXIT
 
@@ -123,45 +124,62 @@ build_sbom() {
   github_output sbom "$SBOM"
 }
 
-# image_config DIFF-ID TAG: prints image/config.json filled in. Every value
-# is checked against a plain character set, so none needs JSON escaping.
-image_config() {
-  local diff_id="$1" tag="$2" source created version
+# image_labels TAG: prints the Containerfile's label arguments, one
+# --build-arg per line pair: the source URL, the commit (TAG), the crate
+# version, the commit time and the binary's compilers.
+image_labels() {
+  local tag="$1" source created
   source="$(image_source)"
   created="$(TZ=UTC git -C "$REPO_ROOT" log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd)"
-  version="$(crate_version)"
-  [[ "$source" =~ ^[A-Za-z0-9:/._~@+-]+$ ]] \
-    || die "IMAGE_SOURCE (or the origin remote) '$source' is not a plain URL"
-  [[ "$version" =~ ^[A-Za-z0-9.+-]+$ ]] || die "Cargo.toml's version '$version' is not plain"
-  [[ "$TOOLCHAIN" =~ ^[A-Za-z0-9\ .:\;()+_~/-]+$ ]] || die "the binary's compilers '$TOOLCHAIN' are not plain text"
-  sed -e "s|@SOURCE@|$source|g" -e "s|@REVISION@|$tag|g" -e "s|@VERSION@|$version|g" \
-    -e "s|@CREATED@|$created|g" -e "s|@DIFF_ID@|$diff_id|g" -e "s|@TOOLCHAIN@|$TOOLCHAIN|g" \
-    "$REPO_ROOT/image/config.json"
+  printf -- '--build-arg\n%s\n' "SOURCE=$source" "REVISION=$tag" "VERSION=$(crate_version)" \
+    "CREATED=$created" "TOOLCHAIN=$TOOLCHAIN"
 }
 
-# build_image: the image, assembled here rather than by a builder, so that
-# it is the same bytes every time (docs/supply-chain.md says why): one layer
-# holding the binary, the filled-in config, and a docker-archive of the two
-# that the engine loads. The image id is the sha256 of the config.
+# reproducible_flags ENGINE: prints, one per line, ENGINE's build flags for
+# an image that is the same bytes every time (docs/supply-chain.md).
+reproducible_flags() {
+  if is_podman "$1"; then
+    # The OCI format: buildah before 1.41 writes its build container's id
+    # and hostname into Docker-format images. --timestamp sets the config's,
+    # the history's and the layer's times; no io.buildah.version label; no
+    # cache, so each build is made, not looked up.
+    printf '%s\n' --format oci --timestamp "$SOURCE_DATE_EPOCH" --identity-label=false --layers=false
+  else
+    # BuildKit takes the config's and history's times from this argument,
+    # and the binary's from the context (build_image sets it). Not proven
+    # here: no Docker engine runs where the tests run (docs/image.md).
+    printf '%s\n' --no-cache --provenance=false --build-arg "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"
+  fi
+}
+
+# build_image: the image the Containerfile defines, built by the engine
+# from a context holding only the binary cargo reported (never a file left
+# from another build), then saved as an OCI archive next to the binary:
+# release.yml pushes it from another job, one that never runs the build's
+# code (scripts/push.sh --archive). The image id is the digest of the
+# image's config, which names the layer's, so it pins every byte.
 build_image() {
-  local engine tag diff_id id size archive
+  local engine tag id size archive
   engine="$(container_engine)" \
     || die "no container engine: install podman (Debian: apt-get install podman) or Docker, or pass --binary-only"
   tag="$(image_tag)"
   WORK="$(mktemp -d)"
-  mkdir "$WORK/rootfs"
-  cp "$BINARY" "$WORK/rootfs/sre-kata"
-  TAR_OPTIONS="" tar --create --file "$WORK/layer.tar" --format=ustar --numeric-owner --owner=0 --group=0 \
-    --mode=0555 --mtime="@$SOURCE_DATE_EPOCH" --directory "$WORK/rootfs" sre-kata
-  diff_id="sha256:$(sha256sum "$WORK/layer.tar" | cut -d ' ' -f 1)"
-  image_config "$diff_id" "$tag" >"$WORK/config.json"
-  printf '[{"Config":"config.json","RepoTags":null,"Layers":["layer.tar"]}]' >"$WORK/manifest.json"
-  # The archive stays next to the binary: release.yml pushes it from
-  # another job, one that never runs the build's code (scripts/push.sh
-  # --archive).
+  cp "$BINARY" "$WORK/sre-kata"
+  touch --date="@$SOURCE_DATE_EPOCH" "$WORK/sre-kata"
+  local flags labels
+  mapfile -t flags < <(reproducible_flags "$engine")
+  mapfile -t labels < <(image_labels "$tag")
+  "$engine" build --quiet --file "$REPO_ROOT/Containerfile" "${flags[@]}" "${labels[@]}" \
+    --build-arg BINARY=sre-kata --tag "$IMAGE_NAME:$tag" "$WORK" >&2 \
+    || die "$engine cannot build the Containerfile; its output is above"
   archive="$(dirname "$BINARY")/sre-kata.image.tar"
-  TAR_OPTIONS="" tar --create --file "$archive" --directory "$WORK" manifest.json config.json layer.tar
-  id="$(load_image_archive "$engine" "$archive" "$IMAGE_NAME:$tag")"
+  rm -f "$archive"
+  if is_podman "$engine"; then
+    "$engine" save --quiet --format oci-archive --output "$archive" "$IMAGE_NAME:$tag" >&2
+  else
+    "$engine" save --output "$archive" "$IMAGE_NAME:$tag" >&2
+  fi || die "$engine cannot save $IMAGE_NAME:$tag to $archive"
+  id="$(archive_image_id "$archive")"
   github_output archive "$archive"
   size="$("$engine" image inspect --format '{{.Size}}' "$IMAGE_NAME:$tag")"
   printf 'image: %s:%s (id sha256:%s, %s bytes, budget 1048576)\n' "$IMAGE_NAME" "$tag" "$id" "$size"

@@ -351,13 +351,32 @@ install_cargo_tool() {
     || die "cannot install $name; install it by hand: cargo install --locked $name@$version"
 }
 
-# load_image_archive ENGINE ARCHIVE NAME: loads the docker-archive that
-# scripts/build.sh writes, tags it NAME, and prints its image id (the hex
-# sha256 of its config.json, which names every layer's sha256).
+# archive_image_id ARCHIVE: prints the id of the one image in ARCHIVE, an
+# OCI archive as scripts/build.sh saves it: the sha256 of the image's
+# config (which names every layer's), found through index.json and the
+# image's manifest, and checked against the config's bytes.
+archive_image_id() {
+  local archive="$1" not_ours="$1 is not the OCI archive of one image that scripts/build.sh saves"
+  local index manifest config digests
+  index="$(tar -xOf "$archive" index.json 2>/dev/null)" || die "$not_ours (no index.json)"
+  digests="$(grep -o '"digest":"sha256:[0-9a-f]\{64\}"' <<<"$index" | cut -d '"' -f 4)" || digests=""
+  [[ "$(wc -l <<<"$digests")" == 1 && -n "$digests" ]] || die "$not_ours (index.json names no single manifest)"
+  manifest="$(tar -xOf "$archive" "blobs/sha256/${digests#sha256:}" 2>/dev/null)" \
+    || die "$not_ours (no manifest blob $digests)"
+  # An image manifest names its config; an index (a multi-platform image,
+  # or Docker's with attestations) does not, and is not one image.
+  config="$(grep -o '"config":{[^}]*}' <<<"$manifest" | grep -o 'sha256:[0-9a-f]\{64\}' | head -n 1)" \
+    || die "$not_ours (its manifest names no config)"
+  [[ "$(tar -xOf "$archive" "blobs/sha256/${config#sha256:}" 2>/dev/null | sha256sum | cut -d ' ' -f 1)" \
+    == "${config#sha256:}" ]] || die "$not_ours (its config is missing or not $config)"
+  printf '%s\n' "${config#sha256:}"
+}
+
+# load_image_archive ENGINE ARCHIVE NAME: loads the OCI archive that
+# scripts/build.sh saves, tags its image NAME, and prints its image id.
 load_image_archive() {
   local engine="$1" archive="$2" name="$3" id
-  id="$(tar -xOf "$archive" config.json | sha256sum | cut -d ' ' -f 1)" \
-    || die "$archive is not an image archive from scripts/build.sh"
+  id="$(archive_image_id "$archive")"
   "$engine" load --quiet --input "$archive" >/dev/null || die "$engine cannot load $archive"
   "$engine" tag "$id" "$name" || die "$engine cannot tag the image it loaded from $archive"
   printf '%s\n' "$id"

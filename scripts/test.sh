@@ -13,12 +13,13 @@ Runs every check of the repository and stops at the first failure:
   cargo fmt --check, cargo clippy (warnings are errors), cargo test
   (unit, property, integration, infra, permissions, workflow and OpenAPI
   tests, and the vendored tiny_http's own); cargo deny's licences, bans
-  and sources (deny.toml); shellcheck, zizmor, checkov, terraform fmt, and
-  parliament over the IAM roles' rendered policies; schemathesis
-  against the running binary; each cargo-fuzz target for \$FUZZ_SECONDS
-  (default 30); then the image: scripts/build.sh and the container tests
-  (tests/container.rs), which also build the commit twice more, from two
-  clean clones in different folders, and compare the bytes.
+  and sources (deny.toml); shellcheck, hadolint (the Containerfile),
+  zizmor, checkov, terraform fmt, and parliament over the IAM roles'
+  rendered policies; schemathesis against the running binary; each
+  cargo-fuzz target for \$FUZZ_SECONDS (default 30); then the image:
+  scripts/build.sh and the container tests (tests/container.rs), which
+  also build the commit twice more, from two clean clones in different
+  folders, and compare the bytes.
 Python tools install into .venv from scripts/requirements-tools.txt.
 
   --advisories   only check the dependencies against the RustSec advisory
@@ -56,6 +57,7 @@ rust_checks() {
 lint_checks() {
   tools_venv
   step "shellcheck" shellcheck --external-sources "$REPO_ROOT"/scripts/*.sh "$REPO_ROOT/.ci/run"
+  step "hadolint" hadolint "$REPO_ROOT/Containerfile"
   step "zizmor" zizmor --offline --min-severity medium "$REPO_ROOT/.github"
   # checkov's own checks plus the project's (infra/checkov); --skip-download
   # keeps it offline.

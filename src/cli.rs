@@ -73,7 +73,7 @@ pub fn usage() -> String {
          characters that appear at least twice in STRING, and GET /healthz.\n\
          SIGTERM or SIGINT drains and exits; logs are JSON lines on stdout.\n\
          `healthcheck` asks the server at HOST:PORT for /healthz and exits 0 if\n\
-         it answers 200, else 1: the container HEALTHCHECK, without curl.\n\n\
+         it answers 200, else 1: a container health check, without curl.\n\n\
          Environment:\n",
         version(),
         env!("CARGO_PKG_DESCRIPTION"),

@@ -1,5 +1,6 @@
-//! Health probe: `sre-kata healthcheck` for the container's `HEALTHCHECK`,
-//! since a scratch image has no curl.
+//! Health probe: `sre-kata healthcheck`, for a container engine's health
+//! check (`scripts/dev.sh --container` gives it to podman), since a scratch
+//! image has no curl.
 //!
 //! Contract: [`probe`] succeeds only if `GET /healthz` at the address answers
 //! 200 within the timeout. A draining server answers 503, so it fails.

@@ -107,9 +107,25 @@ fn get_when_up(addr: std::net::SocketAddr, target: &str) -> support::Response {
     }
 }
 
+/// The instructions of the Containerfile after `FROM`, by keyword, in order.
+fn containerfile_instructions() -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join("Containerfile")).unwrap();
+    let mut continued = false;
+    let mut keywords = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let starts = !continued && !line.is_empty() && !line.starts_with('#');
+        continued = line.ends_with('\\');
+        if starts {
+            keywords.push(line.split_whitespace().next().unwrap().to_owned());
+        }
+    }
+    assert_eq!(keywords.first().map(String::as_str), Some("FROM"));
+    keywords.split_off(1)
+}
+
 #[test]
 #[ignore = "needs the image: run scripts/test.sh"]
-fn the_image_is_one_small_non_root_layer_with_a_healthcheck() {
+fn the_image_is_the_containerfiles_one_small_non_root_layer() {
     let engine = Engine::from_env();
     let size: u64 = engine.inspect_image("{{.Size}}").parse().unwrap();
     assert!(size <= 1024 * 1024, "the image is {size} bytes, over 1 MiB");
@@ -122,8 +138,35 @@ fn the_image_is_one_small_non_root_layer_with_a_healthcheck() {
         .inspect_image("{{json .Config.ExposedPorts}}")
         .contains("8080/tcp"));
     assert_eq!(engine.inspect_image("{{len .RootFS.Layers}}"), "1");
-    let healthcheck = engine.inspect_image("{{json .Config.Healthcheck.Test}}");
-    assert_eq!(healthcheck, r#"["CMD","/sre-kata","healthcheck"]"#);
+    // No probe in the image (the Containerfile says why): dev.sh gives it
+    // to the container instead.
+    assert_eq!(engine.inspect_image("{{json .Config.Healthcheck}}"), "null");
+    if engine.engine == "podman" {
+        // Built from the Containerfile, step by step (buildah's history
+        // records each instruction as "/bin/sh -c #(nop) KEYWORD ...").
+        let history = engine.run(&[
+            "image",
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            &engine.image,
+        ]);
+        let mut steps: Vec<String> = String::from_utf8(history.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split("#(nop) ").nth(1))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_owned)
+            .collect();
+        steps.reverse();
+        assert_eq!(steps, containerfile_instructions());
+        // Nothing that names the builder's version: --identity-label=false.
+        assert_eq!(
+            engine.inspect_image("{{index .Config.Labels \"io.buildah.version\"}}"),
+            ""
+        );
+    }
     let label = |name: &str| {
         engine.inspect_image(&format!(
             "{{{{index .Config.Labels \"org.opencontainers.image.{name}\"}}}}"
@@ -144,7 +187,7 @@ fn the_image_is_one_small_non_root_layer_with_a_healthcheck() {
 
 #[test]
 #[ignore = "needs the image: run scripts/test.sh"]
-fn the_container_serves_reports_healthy_and_stops_cleanly() {
+fn the_container_serves_probes_healthy_and_stops_cleanly() {
     let engine = Engine::from_env();
     let container = Container::start(&engine, "sre-kata-test-serve");
     let addr = container.published_addr();
@@ -154,12 +197,9 @@ fn the_container_serves_reports_healthy_and_stops_cleanly() {
     assert_eq!(query.json()["count"], 2);
     assert_eq!(get_when_up(addr, "/healthz").json()["status"], "ok");
 
-    // The binary's own probe, inside the container, as HEALTHCHECK runs it.
+    // The binary's own probe, inside the container, as an engine runs it.
     let probe = engine.run(&["exec", &container.name, "/sre-kata", "healthcheck"]);
     assert_eq!(String::from_utf8(probe.stdout).unwrap(), "healthy\n");
-    if engine.engine == "podman" {
-        engine.run(&["healthcheck", "run", &container.name]);
-    }
 
     // SIGTERM with a 10 s allowance: it must drain and exit 0 on its own,
     // not be killed when the allowance runs out.
@@ -188,6 +228,100 @@ fn the_container_serves_reports_healthy_and_stops_cleanly() {
     assert_eq!(
         logs.iter().find(|l| l["event"] == "shutdown").unwrap()["signal"],
         "SIGTERM"
+    );
+}
+
+/// `scripts/dev.sh --container`, running: killed, and its container
+/// removed, when dropped (a failed test leaves nothing running).
+struct DevContainer<'e> {
+    engine: &'e Engine,
+    name: String,
+    child: std::process::Child,
+}
+
+impl Drop for DevContainer<'_> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = Command::new(&self.engine.engine)
+            .args(["rm", "--force", &self.name])
+            .output();
+    }
+}
+
+#[test]
+#[ignore = "needs the image: run scripts/test.sh"]
+fn dev_container_runs_the_image_with_the_binarys_probe_and_drains_on_ctrl_c() {
+    let engine = Engine::from_env();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let name = format!("sre-kata-dev-{port}");
+    let _ = Command::new(&engine.engine)
+        .args(["rm", "--force", &name])
+        .output();
+    // dev.sh --container builds (the image is there: a quick rebuild of
+    // the same bytes), then runs it attached, as a developer does.
+    let mut dev = DevContainer {
+        engine: &engine,
+        name: name.clone(),
+        child: Command::new(repo().join("scripts/dev.sh"))
+            .arg("--container")
+            .env("PORT", port.to_string())
+            .env("CONTAINER_ENGINE", &engine.engine)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    };
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    assert_eq!(get_when_up(addr, "/healthz").status, 200);
+
+    if engine.engine == "podman" {
+        let test = engine.run(&[
+            "inspect",
+            "--format",
+            "{{json .Config.Healthcheck.Test}}",
+            &name,
+        ]);
+        assert_eq!(
+            String::from_utf8(test.stdout).unwrap().trim(),
+            r#"["CMD","/sre-kata","healthcheck"]"#,
+            "exec form: the image has no shell"
+        );
+        // Exit 0 only if the probe ran in the container and was answered.
+        engine.run(&["healthcheck", "run", &name]);
+    }
+
+    // Ctrl-C: SIGINT to dev.sh, which is the attached engine by now.
+    let killed = Command::new("kill")
+        .args(["-INT", &dev.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    let status = loop {
+        if let Some(status) = dev.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dev.sh --container did not stop on SIGINT"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut dev.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status:?}: {stderr}");
+    let left = Command::new(&engine.engine)
+        .args(["inspect", &name])
+        .output()
+        .unwrap();
+    assert!(
+        !left.status.success(),
+        "the container outlived dev.sh (--rm)"
     );
 }
 

@@ -78,12 +78,12 @@ fn the_port_in_terraform_is_the_binarys_default() {
             "{module}"
         );
     }
-    let image: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(repo().join("image/config.json")).unwrap())
-            .unwrap();
-    assert!(image["config"]["ExposedPorts"]
-        .get(format!("{port}/tcp"))
-        .is_some());
+    let containerfile = std::fs::read_to_string(repo().join("Containerfile")).unwrap();
+    let exposed: Vec<&str> = containerfile
+        .lines()
+        .filter_map(|line| line.strip_prefix("EXPOSE "))
+        .collect();
+    assert_eq!(exposed, [port.to_string()], "the Containerfile's EXPOSE");
 }
 
 #[test]

@@ -1416,26 +1416,73 @@ fn sign_signs_and_attests_the_digest_once() {
     assert!(deployed.status.success(), "{}", stderr(&deployed));
 }
 
-#[test]
-fn push_loads_the_archive_the_build_job_made() {
-    // release.yml builds in one job and pushes in another: push.sh loads
-    // build.sh's archive and names it as this commit's image.
-    let op = Operator::new();
-    let head = op.commit_all();
-    let work = op.dir.path().join("archive");
-    std::fs::create_dir_all(&work).unwrap();
-    std::fs::write(work.join("config.json"), "{}").unwrap();
-    let archive = op.dir.path().join("sre-kata.image.tar");
+/// Writes an OCI archive as `podman save --format oci-archive` lays it
+/// out: `index.json` naming `manifest`, which names `config` (and a layer
+/// the archive need not hold for its id to be read). Returns the sha256 of
+/// `config`.
+fn write_oci_archive(archive: &std::path::Path, manifest: &str, config: &str) {
+    let work = tempfile::tempdir().unwrap();
+    let blobs = work.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let blob = |bytes: &str| {
+        let digest = sha256_hex(bytes.as_bytes());
+        std::fs::write(blobs.join(&digest), bytes).unwrap();
+        digest
+    };
+    blob(config);
+    let manifest = blob(manifest);
+    std::fs::write(
+        work.path().join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{manifest}","size":1}}]}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
     let tar = Command::new("tar")
         .arg("-cf")
-        .arg(&archive)
+        .arg(archive)
         .arg("-C")
-        .arg(&work)
-        .arg("config.json")
+        .arg(work.path())
+        .args(["oci-layout", "index.json", "blobs"])
         .status()
         .unwrap();
     assert!(tar.success());
-    op.set("image-id", &"1".repeat(64));
+}
+
+/// The hex sha256 of `bytes`, as sha256sum prints it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8(output.stdout).unwrap()[..64].to_owned()
+}
+
+#[test]
+fn push_loads_the_archive_the_build_job_made() {
+    // release.yml builds in one job and pushes in another: push.sh loads
+    // build.sh's OCI archive and names it as this commit's image.
+    let op = Operator::new();
+    let head = op.commit_all();
+    let config = r#"{"architecture":"amd64","os":"linux"}"#;
+    let id = sha256_hex(config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{id}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:{}","size":1}}]}}"#,
+        config.len(),
+        "2".repeat(64)
+    );
+    let archive = op.dir.path().join("sre-kata.image.tar");
+    write_oci_archive(&archive, &manifest, config);
+    op.set("image-id", &id);
     let podman = op.dir.path().join("bin/podman");
     let env = [
         ("AWS_ACCOUNT_ID", "123456789012"),
@@ -1447,8 +1494,6 @@ fn push_loads_the_archive_the_build_job_made() {
         &env,
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    // sha256 of "{}", the archive's config: the image id.
-    let id = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
     let log = op.log();
     assert!(
         log.contains(&format!(
@@ -1457,6 +1502,7 @@ fn push_loads_the_archive_the_build_job_made() {
         )),
         "{log}"
     );
+    // The id is the config's digest, not the manifest's or the layer's.
     assert!(
         log.contains(&format!("podman tag {id} sre-kata:{head}")),
         "{log}"
@@ -1464,6 +1510,57 @@ fn push_loads_the_archive_the_build_job_made() {
 
     let missing = op.run("push.sh", &["--archive", "/nowhere.tar", "sre-kata"], &env);
     assert_one_line_error(&missing, "no image archive at /nowhere.tar");
+}
+
+#[test]
+fn push_refuses_an_archive_that_is_not_one_image() {
+    let op = Operator::new();
+    op.commit_all();
+    let podman = op.dir.path().join("bin/podman");
+    let env = [
+        ("AWS_ACCOUNT_ID", "123456789012"),
+        ("CONTAINER_ENGINE", podman.to_str().unwrap()),
+    ];
+    let archive = op.dir.path().join("sre-kata.image.tar");
+    let push = || {
+        op.run(
+            "push.sh",
+            &["--archive", archive.to_str().unwrap(), "sre-kata"],
+            &env,
+        )
+    };
+    let config = r#"{"os":"linux"}"#;
+    let id = sha256_hex(config.as_bytes());
+
+    // An index (a multi-platform image) names manifests, not a config.
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"digest":"sha256:{id}","size":1}}]}}"#
+    );
+    write_oci_archive(&archive, &index, config);
+    assert_one_line_error(&push(), "its manifest names no config");
+
+    // A config whose bytes are not its digest: the id would not pin them.
+    let manifest = format!(
+        r#"{{"config":{{"digest":"sha256:{}","size":1}}}}"#,
+        "3".repeat(64)
+    );
+    write_oci_archive(&archive, &manifest, config);
+    assert_one_line_error(&push(), "its config is missing or not sha256:3333");
+
+    // The docker-archive of earlier builds has no index.json.
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("manifest.json"), "[]").unwrap();
+    let tar = Command::new("tar")
+        .arg("-cf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(work.path())
+        .arg("manifest.json")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    assert_one_line_error(&push(), "not the OCI archive of one image");
+    assert!(!op.log().contains("podman load"), "{}", op.log());
 }
 
 /// How a step ended, as `steps.<id>.outcome` says it.

@@ -869,3 +869,26 @@ fn upstream_advisories_fail_on_any_advisory_against_a_forked_crate_not_reviewed(
     );
     assert!(!stdout.contains("RUSTSEC-2098-0001"), "{stdout}");
 }
+
+#[test]
+fn dev_container_passes_on_every_setting_but_the_containers_own_address() {
+    // dev.sh --container hands the service's settings to the container;
+    // one left out of its list would be silently ignored there.
+    let dev = std::fs::read_to_string(repo().join("scripts/dev.sh")).unwrap();
+    let list = dev
+        .split("readonly CONTAINER_SETTINGS=(")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("dev.sh's CONTAINER_SETTINGS");
+    let mut passed: Vec<&str> = list.split_whitespace().collect();
+    // LOG_FORMAT is always passed, with dev.sh's default (text).
+    passed.push("LOG_FORMAT");
+    passed.sort_unstable();
+    let mut settings: Vec<&str> = sre_kata::config::VARIABLES
+        .iter()
+        .map(|v| v.name)
+        .filter(|name| !["PORT", "HOST"].contains(name))
+        .collect();
+    settings.sort_unstable();
+    assert_eq!(passed, settings);
+}
