@@ -178,9 +178,11 @@ fn a_flood_of_idle_connections_cannot_lock_new_clients_out() {
     let mut conn = Client::open(service.addr);
     conn.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(conn.response().status, 200);
+    // Answered at all: the client's reads give up at PATIENCE, and before,
+    // a fresh client waited for an idle connection's timeout (75 s).
     let waited = asked.elapsed();
     assert!(
-        waited < Duration::from_secs(1),
+        waited < PATIENCE,
         "a fresh client waited {waited:?} behind {} idle connections",
         3 * cap
     );

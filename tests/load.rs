@@ -89,8 +89,13 @@ fn a_burst_of_connections_held_open_is_answered_at_once() {
     support::raise_own_file_limit();
     let service = Service::start(&[]);
     // A load balancer's pool: 300 at once, each kept after its answer.
-    let answered = burst_held_open(service.addr, 300, Duration::from_secs(5));
-    assert_eq!(answered, 300, "{answered} of 300 answered within 5 s");
+    // Before: a stranded request waited for another connection to end, at
+    // its idle timeout (75 s, past PATIENCE) or never.
+    let answered = burst_held_open(service.addr, 300, PATIENCE);
+    assert_eq!(
+        answered, 300,
+        "{answered} of 300 answered within {PATIENCE:?}"
+    );
 }
 
 #[test]
@@ -109,10 +114,10 @@ fn a_backlog_built_while_the_process_was_stopped_is_all_answered() {
         })
         .collect();
     service.signal(libc::SIGCONT);
-    // Each answered within 10 s of the resume, and each kept open, so none
-    // frees a thread for another.
+    // Each answered, and each kept open, so none frees a thread for
+    // another. Before: 196 of 200 waited for one to end (never, here).
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(10);
+    let deadline = started + PATIENCE;
     let answered = clients
         .iter_mut()
         .map(|stream| {
@@ -130,7 +135,6 @@ fn a_backlog_built_while_the_process_was_stopped_is_all_answered() {
         "{answered} of 200 answered in {:?}",
         started.elapsed()
     );
-    assert!(started.elapsed() < PATIENCE);
 }
 
 /// How a client above the cap behaves.
@@ -292,7 +296,9 @@ fn reset(stream: TcpStream) {
 fn a_client_that_resets_after_its_answers_frees_its_seat_at_once() {
     let _serial = serial();
     // One seat: the next client gets in only once this one's is free.
-    let mut service = Service::start(&[("MAX_CONNECTIONS", "1")]);
+    // Before, a reset seat was held until the write timeout: here longer
+    // than PATIENCE and than the drain's grace, so the bug cannot pass.
+    let mut service = Service::start(&[("MAX_CONNECTIONS", "1"), ("WRITE_TIMEOUT_SECS", "60")]);
     let mut stream = small_window(service.addr);
     // Answers enough to fill its window, then a last one (a body), all
     // unread: the connection ends with answers the client has not taken.
@@ -304,27 +310,22 @@ fn a_client_that_resets_after_its_answers_frees_its_seat_at_once() {
     let _ = stream.write_all(&batch);
     service.wait_for_log(|l| l["event"] == "request" && l["path"] == "/healthz");
     reset(stream);
-    // Before: the seat stayed taken until WRITE_TIMEOUT_SECS (10 s).
-    let started = Instant::now();
     let mut next = TcpStream::connect(service.addr).unwrap();
     next.set_read_timeout(Some(PATIENCE)).unwrap();
     next.write_all(HEALTHZ).unwrap();
-    assert!(read_response(&mut next)
-        .unwrap()
-        .starts_with(b"HTTP/1.1 200"));
-    let waited = started.elapsed();
+    let answer = read_response(&mut next);
     assert!(
-        waited < Duration::from_secs(5),
-        "the next client waited {waited:?}"
+        answer
+            .as_ref()
+            .is_ok_and(|r| r.starts_with(b"HTTP/1.1 200")),
+        "the next client got no seat within {PATIENCE:?}: {answer:?}"
     );
     drop(next);
-    // And a drain has nothing left to wait for: it ends as soon as it has
-    // been quiet for half a second (before: at WRITE_TIMEOUT_SECS, 10 s).
+    // And a drain has nothing left to wait for: it ends once quiet, not
+    // cut off at the grace (10 s) while the reset seat lingers.
     service.signal(libc::SIGTERM);
     let exit = service.wait_for_log(|l| l["event"] == "exit");
     assert_eq!(exit["drain_end"], "quiet", "{exit}");
-    let drain_ms = exit["drain_ms"].as_u64().unwrap();
-    assert!(drain_ms < 2_000, "{exit}");
     assert_eq!(service.wait_exit(PATIENCE).code(), Some(0));
 }
 
@@ -381,10 +382,12 @@ fn a_fresh_client_gets_in_during_a_slow_head_flood_at_three_times_the_cap() {
     for client in flood {
         client.join().unwrap();
     }
-    // Before: a median of 16.4 s.
+    // Not a speed bound: before, a seat came free only when a flood head
+    // ran out of time (tiny_http::HEAD_TIMEOUT), a median of 16.4 s; now a
+    // fresh client takes the seat of one that is late.
     for (answered, waited) in &waits {
         assert!(answered, "{waits:?}");
-        assert!(*waited < Duration::from_secs(2), "{waits:?}");
+        assert!(*waited < tiny_http::HEAD_TIMEOUT, "{waits:?}");
     }
 }
 
@@ -417,8 +420,9 @@ fn empty_lines_do_not_keep_an_idle_connection_open() {
             "still open after {PATIENCE:?}"
         );
     };
-    // Before: open as long as the empty lines came (12 s and more).
-    assert!(closed < Duration::from_secs(6), "closed after {closed:?}");
+    // Before: open as long as the empty lines came, so the loop above
+    // failed at PATIENCE; now closed at the idle timeout.
+    assert!(closed < PATIENCE, "closed after {closed:?}");
 }
 
 #[test]
