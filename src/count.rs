@@ -203,6 +203,19 @@ mod tests {
     }
 
     #[test]
+    fn a_block_marks_seen_only_the_characters_it_holds() {
+        let block = super::BLOCK;
+        // 'a' ends the first block and is alone in the second: seen once
+        // in each, so repeated.
+        let twice = "a".to_owned() + &"b".repeat(block - 1) + "a";
+        assert_eq!(count_repeated(&twice), 2);
+        // 'a' only in the second block: the first, which lacks it, must
+        // not have marked it seen.
+        let once = "b".repeat(block) + "a";
+        assert_eq!(count_repeated(&once), 1);
+    }
+
+    #[test]
     fn both_tally_paths_agree_around_the_switch() {
         for len in super::COUNT_FROM - 3..super::COUNT_FROM + 3 {
             let s: String = (0..len)

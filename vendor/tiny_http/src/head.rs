@@ -617,6 +617,29 @@ mod tests {
     }
 
     #[test]
+    fn a_header_fault_is_named_wherever_the_request_line_starts() {
+        // After empty lines before the request line, and after the
+        // shortest request line (a one-letter method).
+        for raw in [
+            &b"\nGET / HTTP/1.1\r\nBad Field\r\n\r\n"[..],
+            b"\r\n\r\nGET / HTTP/1.1\r\nBad Field\r\n\r\n",
+            b"G / HTTP/1.1\r\nBad Field\r\n\r\n",
+            b"G / HTTP/1.1\r\nHost: t\r\nX\0: a\r\n\r\n",
+        ] {
+            assert_eq!(
+                refused(raw),
+                Reason::BadHeader,
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        assert_eq!(
+            refused(b"\nG / HTTP/1.1\r\nHost: t\r\nX: a\r\n\tb\r\n\r\n"),
+            Reason::ObsFold
+        );
+    }
+
+    #[test]
     fn host_is_required_once_and_well_formed() {
         assert_eq!(refused(b"GET / HTTP/1.1\r\n\r\n"), Reason::MissingHost);
         assert!(matches!(
@@ -629,7 +652,11 @@ mod tests {
         );
         for bad in [
             "a b", "a/b", "[::1", "a:8x", "a@b", "%zz", "[zz]", "[!]", "[]", "[v1.]", "[vx.a]",
-            "[::1]x",
+            "[::1]x", // IPvFuture needs a hex digit before its dot.
+            "[v.1]",
+            // A percent-escape is two hex digits, and what follows one is
+            // checked too.
+            "a%2z", "a%2", "ab%41@x",
         ] {
             assert_eq!(
                 refused(format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n").as_bytes()),
@@ -647,6 +674,7 @@ mod tests {
             "127.0.0.1",
             "xn--d1a.example",
             "a%20b",
+            "%41%42",
         ] {
             head(&format!("GET / HTTP/1.1\r\nHost: {good}\r\n\r\n"));
         }
@@ -745,6 +773,15 @@ mod tests {
                 b"GET / HTTP/0.9\r\nHost: t\r\n\r\n",
                 Reason::VersionNotSupported,
             ),
+            // Not a version at all: 400, not 505.
+            (b"GET / XTTP/1.1\r\nHost: t\r\n\r\n", Reason::BadRequestLine),
+            (b"GET / HTTP/1.x\r\nHost: t\r\n\r\n", Reason::BadRequestLine),
+            (b"GET / HTTP/1-1\r\nHost: t\r\n\r\n", Reason::BadRequestLine),
+            (b"GET / HTTP/x.1\r\nHost: t\r\n\r\n", Reason::BadRequestLine),
+            (
+                b"GET / HTTP/1.10\r\nHost: t\r\n\r\n",
+                Reason::BadRequestLine,
+            ),
             (
                 "GET /\u{e9} HTTP/1.1\r\nHost: t\r\n\r\n".as_bytes(),
                 Reason::BadTarget,
@@ -760,6 +797,15 @@ mod tests {
             ),
             (
                 b"GET http://u@h/ HTTP/1.1\r\nHost: t\r\n\r\n",
+                Reason::BadTarget,
+            ),
+            // An absolute form needs a host, and a valid one.
+            (
+                b"GET http:///x HTTP/1.1\r\nHost: t\r\n\r\n",
+                Reason::BadTarget,
+            ),
+            (
+                b"GET http://a%zz/x HTTP/1.1\r\nHost: t\r\n\r\n",
                 Reason::BadTarget,
             ),
             (
@@ -826,6 +872,31 @@ mod tests {
         head(&format!("GET / HTTP/1.1\r\nHost: t\r\n{enough}\r\n"));
     }
 
+    /// A complete head of exactly `len` bytes.
+    fn head_of(len: usize) -> String {
+        let start = "GET / HTTP/1.1\r\nHost: t\r\nX: ";
+        let end = "\r\n\r\n";
+        format!("{start}{}{end}", "a".repeat(len - start.len() - end.len()))
+    }
+
+    #[test]
+    fn the_head_limit_is_64_kib_to_the_byte() {
+        assert_eq!(MAX_HEAD_BYTES, 65_536);
+        let at_limit = head_of(MAX_HEAD_BYTES);
+        assert_eq!(head(&at_limit).len, MAX_HEAD_BYTES);
+        assert_eq!(
+            refused(head_of(MAX_HEAD_BYTES + 1).as_bytes()),
+            Reason::HeadTooLarge
+        );
+        // Unfinished: at the limit it can no longer end within it; a byte
+        // short, it still can.
+        let unfinished = &at_limit.as_bytes()[..at_limit.len() - 4];
+        let long = [unfinished, b"aaaa"].concat();
+        assert_eq!(long.len(), MAX_HEAD_BYTES);
+        assert_eq!(refused(&long), Reason::HeadTooLarge);
+        assert_eq!(parse(&long[..MAX_HEAD_BYTES - 1]), Parse::Partial);
+    }
+
     #[test]
     fn every_reason_has_a_name_a_status_and_a_detail() {
         let mut names: Vec<&str> = Reason::ALL.iter().map(|r| r.name()).collect();
@@ -833,8 +904,23 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), Reason::ALL.len());
         for reason in Reason::ALL {
-            assert!((400..=505).contains(&reason.status()));
             assert!(reason.detail().ends_with('.'));
+        }
+    }
+
+    #[test]
+    fn each_reason_has_the_status_rfc_9110_gives_it() {
+        for reason in Reason::ALL {
+            let status = match reason {
+                Reason::VersionNotSupported => 505,
+                Reason::UnsupportedExpectation => 417,
+                Reason::RequestLineTooLarge => 414,
+                Reason::HeadTooLarge => 431,
+                Reason::HeadTimeout => 408,
+                Reason::NoRoomForHead => 503,
+                _ => 400,
+            };
+            assert_eq!(reason.status(), status, "{}", reason.name());
         }
     }
 }
