@@ -589,6 +589,34 @@ fn ci_checks_the_pins_against_github_and_runs_zizmors_online_audits() {
 }
 
 #[test]
+fn pull_requests_are_mutation_tested_on_their_changes_and_everything_weekly() {
+    let all = workflows();
+    let ci = &all.iter().find(|(n, _, _)| n == "ci.yml").unwrap().2;
+    let job = &ci["jobs"]["mutants"];
+    let changes =
+        &steps(job)[step_index(job, runs("./scripts/mutants.sh --in-diff \"$BASE_SHA\""))
+            .expect("a step that mutates the pull request's changes")];
+    assert_eq!(changes["if"], "github.event_name == 'pull_request'");
+    assert_eq!(
+        changes["env"]["BASE_SHA"],
+        "${{ github.event.pull_request.base.sha }}"
+    );
+    // The base must be in the clone: the whole history, not one commit.
+    let checkout = &steps(job)[step_index(job, uses("actions/checkout")).unwrap()];
+    assert_eq!(checkout["with"]["fetch-depth"], 0);
+    let everything = &steps(job)[step_index(job, |s| {
+        s["run"].as_str().map(str::trim) == Some("./scripts/mutants.sh")
+    })
+    .expect("a step that runs every mutant")];
+    assert_eq!(everything["if"], "github.event_name == 'schedule'");
+    assert!(ci["on"]["schedule"].is_sequence(), "a weekly run");
+    assert_eq!(
+        job["permissions"],
+        serde_yaml::from_str::<Value>("contents: read").unwrap()
+    );
+}
+
+#[test]
 fn dependabot_watches_every_pinned_dependency() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/dependabot.yml");
     let yaml: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Mutation testing: plants one bug at a time in the code and checks that a
+# test fails for each; a bug no test notices is a missing test.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/mutants.sh [--in-diff BASE] [--server] [--jobs N] [--help]
+
+Runs cargo-mutants $CARGO_MUTANTS_VERSION (installed with cargo install if
+missing) over the pure core (src/count.rs, query.rs, route.rs, problem.rs,
+json.rs, config.rs) and the request-head parser (vendor/tiny_http/src/head.rs),
+each mutant against the unit tests of its own crate. .cargo/mutants.toml
+names the files, and the mutants left out because no test can tell them
+apart from the original, each with its reason (--server:
+.cargo/mutants-server.toml). Prints a table per file
+(caught, missed, timed out, unviable; in GitHub Actions, to the step
+summary too) and every missed mutant. Output: mutants.out/ (the default
+--output of cargo mutants).
+
+Exit status: 0 when every mutant is caught (a mutant that makes the tests
+hang past the timeout counts as caught: it is noticed); 1 when any is
+missed; 2 for bad usage or a failed run.
+
+  --in-diff BASE  only the mutants on lines changed since the commit BASE
+                  (git diff BASE): a pull request's own changes (ci.yml)
+  --server        instead, the server's I/O code (src/server.rs, log.rs,
+                  lifecycle.rs, and the fork's connection code) against the
+                  integration tests, which run the binary over real sockets;
+                  slow (docs/ci.md gives the cost)
+  --jobs N        mutants built and tested at once (default 2)
+USAGE
+}
+
+# The pinned cargo-mutants: its mutants and its output files follow it.
+readonly CARGO_MUTANTS_VERSION="27.1.0"
+
+# The diff of --in-diff, removed on exit.
+DIFF=""
+trap '[[ -z "$DIFF" ]] || rm -f "$DIFF"' EXIT
+
+# check_exclusions CONFIG: fails unless each exclude_re pattern of CONFIG
+# names exactly one mutant of the whole workspace: one that names none went
+# stale when its code moved (update its line), one that names more leaves
+# real mutants untested.
+check_exclusions() {
+  local config="$1" all pattern count bad=""
+  all="$(cd "$REPO_ROOT" && cargo mutants --no-config --workspace --list)" \
+    || die "cargo mutants --list failed; its output is above"
+  while IFS= read -r pattern; do
+    count="$(grep -cP -- "$pattern" <<<"$all" || true)"
+    [[ "$count" == 1 ]] || bad+="${bad:+; }'$pattern' names $count"
+  done < <(sed -n "/^exclude_re = \[/,/^\]/s/^ *'\(.*\)',\$/\1/p" "$config")
+  [[ -z "$bad" ]] || die "$(basename "$config"): each excluded mutant must be exactly one: $bad"
+}
+
+# summary OUTPUT-DIR: prints a markdown table of the outcomes per file,
+# then the missed mutants, from cargo-mutants' outcome lists.
+summary() {
+  local out="$1/mutants.out"
+  printf '| file | caught | missed | timed out | unviable |\n|---|---|---|---|---|\n'
+  local outcome
+  for outcome in caught missed timeout unviable; do
+    # "FILE:LINE:COL: description", one per line; an empty list is fine.
+    sed -n "s|^\([^:]*\):.*|\1 $outcome|p" "$out/$outcome.txt" 2>/dev/null || true
+  done | awk '
+    { files[$1] = 1; n[$1, $2]++ }
+    END {
+      for (f in files) {
+        printf "| `%s` | %d | %d | %d | %d |\n", f, n[f, "caught"], n[f, "missed"], n[f, "timeout"], n[f, "unviable"]
+      }
+    }' | sort
+  if [[ -s "$out/missed.txt" ]]; then
+    printf '\nMissed (no test failed):\n\n'
+    sed 's/^/- /' "$out/missed.txt"
+  fi
+}
+
+main() {
+  local base="" server=false jobs=2 output="$REPO_ROOT"
+  while (($#)); do
+    case "$1" in
+      -h | --help) usage; return 0 ;;
+      --in-diff) (($# >= 2)) || die "--in-diff needs a BASE commit; try --help"; base="$2"; shift ;;
+      --server) server=true ;;
+      --jobs)
+        (($# >= 2)) && [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "--jobs needs a positive number; try --help"
+        jobs="$2"
+        shift
+        ;;
+      *) die "unknown argument '$1'; try --help" ;;
+    esac
+    shift
+  done
+  need cargo "install Rust with rustup (https://rustup.rs), then open a new shell"
+  need git "install git"
+  install_cargo_tool cargo-mutants "$CARGO_MUTANTS_VERSION"
+
+  local args=(--workspace --jobs "$jobs" --output "$output" --no-shuffle)
+  if [[ -n "$base" ]]; then
+    git -C "$REPO_ROOT" rev-parse --verify --quiet "$base^{commit}" >/dev/null \
+      || die "no commit '$base' here; fetch it first (ci.yml checks out the whole history)"
+    # cargo mutants reads the diff from a file, paths relative to the root.
+    DIFF="$(mktemp)"
+    git -C "$REPO_ROOT" diff "$base" -- >"$DIFF"
+    args+=(--in-diff "$DIFF")
+  fi
+  # Which files, which tests, which mutants are left out: the configuration.
+  local config="$REPO_ROOT/.cargo/mutants.toml"
+  [[ "$server" == false ]] || config="$REPO_ROOT/.cargo/mutants-server.toml"
+  check_exclusions "$config"
+  args+=(--config "$config")
+
+  local status=0
+  (cd "$REPO_ROOT" && cargo mutants "${args[@]}") || status=$?
+  local table
+  table="$(summary "$output")"
+  printf '\n%s\n' "$table"
+  if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+    printf '### Mutation testing%s\n\n%s\n' "${base:+ (changes since ${base:0:12})}" "$table" >>"$GITHUB_STEP_SUMMARY"
+  fi
+  case "$status" in
+    # 3: only timeouts, each a mutant the tests noticed by hanging.
+    0 | 3) return 0 ;;
+    2) printf '%s: missed mutants: add a test that fails on each (listed above)\n' "$SCRIPT" >&2; return 1 ;;
+    *) die "cargo mutants failed (exit $status; a failing baseline is 4): its output is above" ;;
+  esac
+}
+
+main "$@"
