@@ -43,8 +43,8 @@ trap '[[ -z "$DIFF" ]] || rm -f "$DIFF"' EXIT
 
 # check_exclusions CONFIG: fails unless each exclude_re pattern of CONFIG
 # names exactly one mutant of the whole workspace: one that names none went
-# stale when its code moved (update its line), one that names more leaves
-# real mutants untested.
+# stale when its code changed, one that names more leaves real mutants
+# untested.
 check_exclusions() {
   local config="$1" all pattern count bad=""
   all="$(cd "$REPO_ROOT" && cargo mutants --no-config --workspace --list)" \
