@@ -60,6 +60,10 @@ check_exclusions() {
 # then the missed mutants, from cargo-mutants' outcome lists.
 summary() {
   local out="$1/mutants.out"
+  if [[ ! -f "$out/outcomes.json" ]]; then
+    printf 'No mutants: the changes touch no code that is mutated.\n'
+    return 0
+  fi
   printf '| file | caught | missed | timed out | unviable |\n|---|---|---|---|---|\n'
   local outcome
   for outcome in caught missed timeout unviable; do
@@ -113,6 +117,8 @@ main() {
   check_exclusions "$config"
   args+=(--config "$config")
 
+  # A run with nothing to mutate writes no output: never report an old one.
+  rm -rf "$output/mutants.out" "$output/mutants.out.old"
   local status=0
   (cd "$REPO_ROOT" && cargo mutants "${args[@]}") || status=$?
   local table
