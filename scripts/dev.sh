@@ -78,7 +78,8 @@ main() {
   fi
   cargo build --quiet --manifest-path "$REPO_ROOT/Cargo.toml"
   print_hint
-  exec "$REPO_ROOT/target/debug/sre-kata"
+  # Where cargo built it: CARGO_TARGET_DIR, or target/ in the checkout.
+  exec "$(cargo_target_dir)/debug/sre-kata"
 }
 
 main "$@"

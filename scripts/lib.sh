@@ -281,6 +281,9 @@ service_image() {
 image_source() {
   local remote
   if [[ -n "${IMAGE_SOURCE:-}" ]]; then
+    # One word: the value becomes a build argument, one per line.
+    [[ "$IMAGE_SOURCE" =~ ^[[:graph:]]+$ ]] \
+      || die "IMAGE_SOURCE must be one URL, without spaces or line breaks"
     printf '%s\n' "$IMAGE_SOURCE"
   elif [[ -n "${GITHUB_REPOSITORY:-}" ]]; then
     printf '%s/%s\n' "${GITHUB_SERVER_URL:-https://github.com}" "$GITHUB_REPOSITORY"
@@ -333,19 +336,24 @@ readonly IMAGE_NAME="sre-kata"
 # The Rust target of the shipped binary.
 readonly MUSL_TARGET="x86_64-unknown-linux-musl"
 
-# The cargo subcommands the build and the checks use, pinned.
+# The cargo subcommands the build and the checks use, pinned (cargo-mutants:
+# its mutants and its output files follow its version).
 # shellcheck disable=SC2034 # used by the scripts that source this file
-readonly CARGO_AUDITABLE_VERSION="0.7.7" CARGO_CYCLONEDX_VERSION="0.5.9" CARGO_DENY_VERSION="0.20.2"
+readonly CARGO_AUDITABLE_VERSION="0.7.7" CARGO_CYCLONEDX_VERSION="0.5.9" CARGO_DENY_VERSION="0.20.2" \
+  CARGO_MUTANTS_VERSION="27.1.0"
 
 # install_cargo_tool NAME VERSION: makes the cargo subcommand NAME at the
 # pinned VERSION available, installing it from crates.io into ~/.cargo/bin
 # if it is missing or another version (as scripts/fuzz.sh does for
 # cargo-fuzz).
 install_cargo_tool() {
-  local name="$1" version="$2"
+  local name="$1" version="$2" installed
   # The version, not just the command: cargo auditable's --version is
   # cargo's, and the tool's version shapes the binary's bytes.
-  cargo install --list 2>/dev/null | grep -qxF "$name v$version:" && return 0
+  # Read whole before grep -q looks: grep stops at the first match, and
+  # under pipefail the list cut short by it would read as a failure.
+  installed="$(cargo install --list 2>/dev/null || true)"
+  grep -qxF "$name v$version:" <<<"$installed" && return 0
   printf '%s: installing %s %s (cargo install, once)\n' "$SCRIPT" "$name" "$version" >&2
   cargo install --locked --quiet "$name@$version" \
     || die "cannot install $name; install it by hand: cargo install --locked $name@$version"

@@ -107,7 +107,7 @@ fn main() -> ExitCode {
 }
 
 /// Probes the server the environment configures. Exit codes follow the
-/// container HEALTHCHECK convention: 0 healthy, 1 not, for any reason.
+/// container health-check convention: 0 healthy, 1 not, for any reason.
 fn healthcheck() -> ExitCode {
     let unhealthy = match Config::from_env() {
         Err(error) => error.to_string(),

@@ -37,6 +37,79 @@ impl Engine {
         let output = self.run(&["image", "inspect", "--format", format, &self.image]);
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     }
+
+    /// Copies the file at `path` in `image` to `dest`, through a container
+    /// that is created, never started, and removed.
+    fn copy_out(&self, image: &str, path: &str, dest: &std::path::Path) {
+        let name = "sre-kata-test-copy-out";
+        let _ = Command::new(&self.engine)
+            .args(["rm", "--force", name])
+            .output();
+        self.run(&["create", "--name", name, image]);
+        let source = format!("{name}:{path}");
+        let copied = Command::new(&self.engine)
+            .args(["cp", &source, dest.to_str().unwrap()])
+            .output()
+            .unwrap();
+        self.run(&["rm", "--force", name]);
+        assert!(
+            copied.status.success(),
+            "{}",
+            String::from_utf8_lossy(&copied.stderr)
+        );
+    }
+
+    /// The entries of `image`'s only layer, as `tar -tv` lists them
+    /// (mode, owner/group, name; size and time left out): read from the
+    /// image's OCI layout, which `podman save --format oci-archive` and
+    /// Docker 25's `docker save` both write.
+    fn layer_entries(&self, image: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("image.tar");
+        let archive = archive.to_str().unwrap();
+        if self.engine == "podman" {
+            self.run(&[
+                "save",
+                "--format",
+                "oci-archive",
+                "--output",
+                archive,
+                image,
+            ]);
+        } else {
+            self.run(&["save", "--output", archive, image]);
+        }
+        let status = Command::new("tar")
+            .args(["-xf", archive, "-C"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let blob = |digest: &serde_json::Value| {
+            let hex = digest.as_str().unwrap().strip_prefix("sha256:").unwrap();
+            dir.path().join("blobs/sha256").join(hex)
+        };
+        let json = |path: std::path::PathBuf| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+        };
+        let index = json(dir.path().join("index.json"));
+        let manifest = json(blob(&index["manifests"][0]["digest"]));
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 1, "{manifest}");
+        // tar detects a compressed layer by itself.
+        let listing = stdout_of(
+            Command::new("tar")
+                .arg("-tvf")
+                .arg(blob(&layers[0]["digest"])),
+        );
+        listing
+            .lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                format!("{} {} {}", fields[0], fields[1], fields[fields.len() - 1])
+            })
+            .collect()
+    }
 }
 
 /// A running container, removed when dropped.
@@ -138,6 +211,11 @@ fn the_image_is_the_containerfiles_one_small_non_root_layer() {
         .inspect_image("{{json .Config.ExposedPorts}}")
         .contains("8080/tcp"));
     assert_eq!(engine.inspect_image("{{len .RootFS.Layers}}"), "1");
+    // The binary alone, root's and read-only: the service cannot rewrite it.
+    assert_eq!(
+        engine.layer_entries(&engine.image),
+        ["-r-xr-xr-x 0/0 sre-kata"]
+    );
     // No probe in the image (the Containerfile says why): dev.sh gives it
     // to the container instead.
     assert_eq!(engine.inspect_image("{{json .Config.Healthcheck}}"), "null");
@@ -183,6 +261,38 @@ fn the_image_is_the_containerfiles_one_small_non_root_layer() {
     );
     // The repository URL, or "unknown" in a checkout without a remote.
     assert!(!label("source").is_empty());
+}
+
+#[test]
+#[ignore = "needs the image: run scripts/test.sh"]
+fn a_plain_build_of_the_containerfile_from_a_checkout_copies_its_binary_alone() {
+    // As docs/image.md says to build by hand: the engine's own build, from
+    // a checkout whose target/ holds the musl binary (and other files that
+    // must stay out of the image), with no arguments.
+    let engine = Engine::from_env();
+    let checkout = tempfile::tempdir().unwrap();
+    for file in ["Containerfile", ".dockerignore"] {
+        std::fs::copy(repo().join(file), checkout.path().join(file)).unwrap();
+    }
+    let release = checkout
+        .path()
+        .join("target/x86_64-unknown-linux-musl/release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::fs::write(checkout.path().join("secret.env"), "TOKEN=1\n").unwrap();
+    std::fs::write(release.join("sre-kata.d"), "not the binary\n").unwrap();
+    // The shipped image's binary, taken out of it.
+    let binary = release.join("sre-kata");
+    engine.copy_out(&engine.image, "/sre-kata", &binary);
+
+    let tag = "localhost/sre-kata-test:plain-build";
+    let context = checkout.path().to_str().unwrap();
+    engine.run(&["build", "-f", "Containerfile", "-t", tag, context]);
+    let entries = engine.layer_entries(tag);
+    let built = checkout.path().join("built");
+    engine.copy_out(tag, "/sre-kata", &built);
+    engine.run(&["rmi", tag]);
+    assert_eq!(entries, ["-r-xr-xr-x 0/0 sre-kata"]);
+    assert_eq!(sha256_of(&built), sha256_of(&binary));
 }
 
 #[test]

@@ -1418,8 +1418,7 @@ fn sign_signs_and_attests_the_digest_once() {
 
 /// Writes an OCI archive as `podman save --format oci-archive` lays it
 /// out: `index.json` naming `manifest`, which names `config` (and a layer
-/// the archive need not hold for its id to be read). Returns the sha256 of
-/// `config`.
+/// the archive need not hold for its id to be read).
 fn write_oci_archive(archive: &std::path::Path, manifest: &str, config: &str) {
     let work = tempfile::tempdir().unwrap();
     let blobs = work.path().join("blobs/sha256");

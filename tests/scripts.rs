@@ -5,11 +5,12 @@
 
 mod support;
 
-use std::os::unix::fs::symlink;
+use std::fs::Permissions;
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 20] = [
+const SCRIPTS: [&str; 21] = [
     "bench.sh",
     "fuzz.sh",
     "soak.sh",
@@ -30,6 +31,7 @@ const SCRIPTS: [&str; 20] = [
     "verify-actions.sh",
     "deploy-target.sh",
     "upstream-advisories.sh",
+    "mutants.sh",
 ];
 
 fn repo() -> &'static Path {
@@ -114,6 +116,19 @@ fn every_script_has_help() {
             "{name}: {stdout}"
         );
     }
+}
+
+#[test]
+fn every_script_is_held_to_these_promises() {
+    let mut found: Vec<String> = std::fs::read_dir(repo().join("scripts"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".sh") && name != "lib.sh")
+        .collect();
+    found.sort_unstable();
+    let mut listed = SCRIPTS.map(String::from).to_vec();
+    listed.sort_unstable();
+    assert_eq!(found, listed, "add the script to SCRIPTS");
 }
 
 #[test]
@@ -891,4 +906,305 @@ fn dev_container_passes_on_every_setting_but_the_containers_own_address() {
         .collect();
     settings.sort_unstable();
     assert_eq!(passed, settings);
+}
+
+/// The stand-in for `cargo` in a mutants.sh checkout: `cargo install --list`
+/// names the pinned cargo-mutants; `cargo mutants --list` prints
+/// STAND_IN_LIST; any other `cargo mutants` records its arguments, its diff
+/// and its CARGO_TARGET_DIR in RECORD, writes the outcome lists from
+/// STAND_IN_OUTCOMES ("outcome|mutant" lines, none when unset), and exits
+/// with STAND_IN_STATUS, as cargo-mutants 27.1.0 writes and exits.
+const STAND_IN_CARGO: &str = r#"#!/bin/bash
+set -euo pipefail
+if [[ "$1 ${2-}" == "install --list" ]]; then
+  printf 'cargo-mutants v27.1.0:\n    cargo-mutants\n'
+  exit 0
+fi
+[[ "$1" == mutants ]] || { echo "stand-in cargo: $*" >&2; exit 101; }
+shift
+if [[ " $* " == *" --list "* ]]; then
+  printf '%s\n' "${STAND_IN_LIST-}"
+  exit 0
+fi
+printf '%s\n' "$@" >"$RECORD/args"
+printf '%s' "${CARGO_TARGET_DIR-unset}" >"$RECORD/target_dir"
+out=""
+while (($#)); do
+  case "$1" in
+    --output) out="$2/mutants.out" ;;
+    --in-diff) cp "$2" "$RECORD/diff" ;;
+  esac
+  shift
+done
+if [[ -n "${STAND_IN_OUTCOMES-}" ]]; then
+  mkdir -p "$out"
+  echo '{}' >"$out/outcomes.json"
+  for outcome in caught missed timeout unviable; do : >"$out/$outcome.txt"; done
+  while IFS='|' read -r outcome mutant; do
+    printf '%s\n' "$mutant" >>"$out/$outcome.txt"
+  done <<<"$STAND_IN_OUTCOMES"
+fi
+exit "${STAND_IN_STATUS:-0}"
+"#;
+
+/// A committed copy of the scripts with a one-line core, a mutants
+/// configuration (`exclude_re` lines as given) and the stand-in cargo;
+/// returns it with the PATH that finds the stand-in first.
+fn mutants_checkout(exclude_re: &str) -> (tempfile::TempDir, String) {
+    let dir = scripts_clone();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join(".cargo")).unwrap();
+    std::fs::write(
+        root.join(".cargo/mutants.toml"),
+        format!("examine_globs = [\"src/a.rs\"]\nexclude_re = [\n{exclude_re}]\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/a.rs"), "fn f() -> bool { 1 > 0 }\n").unwrap();
+    let bin = root.join("stand-in");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(bin.join("cargo"), STAND_IN_CARGO).unwrap();
+    std::fs::set_permissions(bin.join("cargo"), Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(root.join("record")).unwrap();
+    support::git(root, &["add", "."]);
+    support::git(root, &["commit", "--quiet", "-m", "core"]);
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    (dir, path)
+}
+
+/// Runs mutants.sh in `checkout` with the stand-in's settings in `env`.
+fn mutants(checkout: &(tempfile::TempDir, String), args: &[&str], env: &[(&str, &str)]) -> Output {
+    let root = checkout.0.path();
+    let record = root.join("record");
+    let mut all = vec![
+        ("PATH", checkout.1.as_str()),
+        ("RECORD", record.to_str().unwrap()),
+    ];
+    all.extend_from_slice(env);
+    script(root, "mutants.sh", args, &all)
+}
+
+#[test]
+fn mutants_fails_on_a_missed_mutant_even_when_another_timed_out() {
+    // cargo-mutants exits 3 when any mutant timed out, whatever else it
+    // found: the missed one must still fail the run.
+    let checkout = mutants_checkout("");
+    let summary = checkout.0.path().join("step-summary.md");
+    let output = mutants(
+        &checkout,
+        &[],
+        &[
+            ("STAND_IN_STATUS", "3"),
+            (
+                "STAND_IN_OUTCOMES",
+                "caught|src/a.rs:1:21: replace > with < in f\n\
+                 missed|src/a.rs:1:21: replace > with >= in f\n\
+                 timeout|src/a.rs:1:19: replace f -> bool with true",
+            ),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("| `src/a.rs` | 1 | 1 | 1 | 0 |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("- src/a.rs:1:21: replace > with >= in f"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("missed mutants"), "{stderr}");
+    let summary = std::fs::read_to_string(summary).unwrap();
+    assert!(
+        summary.contains("- src/a.rs:1:21: replace > with >= in f"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn mutants_counts_a_mutant_that_hangs_the_tests_as_caught() {
+    let checkout = mutants_checkout("");
+    let output = mutants(
+        &checkout,
+        &[],
+        &[
+            ("STAND_IN_STATUS", "3"),
+            (
+                "STAND_IN_OUTCOMES",
+                "caught|src/a.rs:1:21: replace > with < in f\n\
+                 timeout|src/a.rs:1:19: replace f -> bool with true",
+            ),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("| `src/a.rs` | 1 | 0 | 1 | 0 |"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn mutants_reports_a_run_that_tested_nothing_as_failed_not_as_clean() {
+    let checkout = mutants_checkout("");
+    // A baseline that fails writes no outcomes: that is no verdict on the
+    // tests, and never "nothing to mutate".
+    let output = mutants(&checkout, &[], &[("STAND_IN_STATUS", "4")]);
+    assert_one_line_error(&output, "the tests fail with no mutant in the code");
+    assert!(
+        output.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    // A diff that touches no mutated code: cargo mutants exits 0 and writes
+    // nothing.
+    let output = mutants(&checkout, &[], &[("STAND_IN_STATUS", "0")]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("No mutants"), "{stdout}");
+}
+
+#[test]
+fn mutants_hands_cargo_mutants_a_plain_diff_whatever_git_is_set_to_do() {
+    let checkout = mutants_checkout("");
+    let root = checkout.0.path();
+    std::fs::write(root.join("src/a.rs"), "fn f() -> bool { 2 > 0 }\n").unwrap();
+    support::git(root, &["commit", "--quiet", "-am", "change"]);
+    // Settings a developer may have, each of which changes what git diff
+    // prints: cargo mutants finds files only by their "b/" paths.
+    let gitconfig = root.join("gitconfig");
+    std::fs::write(
+        &gitconfig,
+        "[diff]\n\tnoprefix = true\n\tmnemonicPrefix = true\n\texternal = false-diff\n\
+         [color]\n\tdiff = always\n",
+    )
+    .unwrap();
+    let output = mutants(
+        &checkout,
+        &["--in-diff", "HEAD~1"],
+        &[
+            ("GIT_CONFIG_GLOBAL", gitconfig.to_str().unwrap()),
+            ("CARGO_TARGET_DIR", "/somewhere/shared"),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let diff = std::fs::read_to_string(root.join("record/diff")).unwrap();
+    assert!(diff.contains("--- a/src/a.rs\n+++ b/src/a.rs\n"), "{diff}");
+    assert!(diff.contains("+fn f() -> bool { 2 > 0 }"), "{diff}");
+    assert!(!diff.contains('\x1b'), "{diff}");
+    // Each job of cargo mutants builds in its own copy of the tree.
+    let target_dir = std::fs::read_to_string(root.join("record/target_dir")).unwrap();
+    assert_eq!(target_dir, "unset");
+}
+
+#[test]
+fn mutants_holds_each_exclusion_to_exactly_one_mutant() {
+    let list = "src/a.rs:1:21: replace > with < in f\n\
+                src/a.rs:1:21: replace > with >= in f";
+    for (exclude_re, words) in [
+        ("  '^src/a\\.rs:\\d+:21: replace > with < in f$',\n", ""),
+        (
+            "  # one of two\n  '^src/a\\.rs:\\d+:21: replace > with',\n",
+            "names 2",
+        ),
+        ("  '^src/b\\.rs:',\n", "names 0"),
+        (
+            "  \"^src/a\\.rs:\\d+:21: replace > with < in f$\",\n",
+            "write each exclude_re entry",
+        ),
+    ] {
+        let checkout = mutants_checkout(exclude_re);
+        let output = mutants(&checkout, &[], &[("STAND_IN_LIST", list)]);
+        if words.is_empty() {
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        } else {
+            assert_one_line_error(&output, words);
+        }
+    }
+}
+
+#[test]
+fn mutants_refuses_bad_arguments_in_one_line() {
+    let checkout = mutants_checkout("");
+    for (args, words) in [
+        (&["--jobs", "0"][..], "--jobs needs a positive number"),
+        (&["--in-diff"][..], "--in-diff needs a BASE commit"),
+        (
+            &["--in-diff", "no-such-commit"][..],
+            "no commit 'no-such-commit' here",
+        ),
+    ] {
+        assert_one_line_error(&mutants(&checkout, args, &[]), words);
+    }
+    std::fs::remove_file(checkout.0.path().join(".cargo/mutants.toml")).unwrap();
+    assert_one_line_error(&mutants(&checkout, &[], &[]), "no .cargo/mutants.toml");
+}
+
+#[test]
+fn the_source_label_is_one_url_or_refused_by_name() {
+    // Each label value becomes a build argument on a line of its own: a
+    // line break would smuggle in another argument.
+    let clone = scripts_clone();
+    let output = script(
+        clone.path(),
+        "rebuild.sh",
+        &[],
+        &[
+            ("PATH", "/usr/bin:/bin"),
+            (
+                "IMAGE_SOURCE",
+                "https://example.com/a\n--build-arg\nBINARY=/etc/passwd",
+            ),
+        ],
+    );
+    assert_one_line_error(&output, "IMAGE_SOURCE must be one URL");
+}
+
+#[test]
+fn dev_runs_the_binary_cargo_built_wherever_its_target_folder_is() {
+    // A stand-in cargo whose target folder is not target/ in the checkout
+    // (CARGO_TARGET_DIR, or a build.target-dir setting): dev.sh must run
+    // the binary from there, not a stale one in target/.
+    let clone = scripts_clone();
+    let root = clone.path();
+    let elsewhere = root.join("elsewhere");
+    let bin = root.join("stand-in");
+    for (dir, text) in [
+        (&elsewhere, "the fresh build"),
+        (&root.join("target"), "a stale build"),
+    ] {
+        std::fs::create_dir_all(dir.join("debug")).unwrap();
+        let binary = dir.join("debug/sre-kata");
+        std::fs::write(&binary, format!("#!/bin/sh\necho {text}\n")).unwrap();
+        std::fs::set_permissions(&binary, Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(
+        bin.join("cargo"),
+        format!(
+            "#!/bin/sh\n[ \"$1\" = metadata ] && echo '{{\"target_directory\":\"{}\"}}'\nexit 0\n",
+            elsewhere.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("cargo"), Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let output = script(root, "dev.sh", &[], &[("PATH", &path)]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.ends_with("the fresh build\n"), "{stdout}");
 }

@@ -593,17 +593,14 @@ fn pull_requests_are_mutation_tested_on_their_changes_and_everything_weekly() {
     let all = workflows();
     let ci = &all.iter().find(|(n, _, _)| n == "ci.yml").unwrap().2;
     let job = &ci["jobs"]["mutants"];
-    let changes =
-        &steps(job)[step_index(job, runs("./scripts/mutants.sh --in-diff \"$BASE_SHA\""))
-            .expect("a step that mutates the pull request's changes")];
+    let changes = &steps(job)[step_index(job, runs("./scripts/mutants.sh --in-diff HEAD^1"))
+        .expect("a step that mutates the pull request's changes")];
     assert_eq!(changes["if"], "github.event_name == 'pull_request'");
-    assert_eq!(
-        changes["env"]["BASE_SHA"],
-        "${{ github.event.pull_request.base.sha }}"
-    );
-    // The base must be in the clone: the whole history, not one commit.
+    // The checkout is the pull request's merge commit (no other ref), and
+    // its first parent, the base, is in the clone.
     let checkout = &steps(job)[step_index(job, uses("actions/checkout")).unwrap()];
-    assert_eq!(checkout["with"]["fetch-depth"], 0);
+    assert_eq!(checkout["with"]["ref"], Value::Null);
+    assert_eq!(checkout["with"]["fetch-depth"], 2);
     let everything = &steps(job)[step_index(job, |s| {
         s["run"].as_str().map(str::trim) == Some("./scripts/mutants.sh")
     })
