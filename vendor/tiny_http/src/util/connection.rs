@@ -293,7 +293,9 @@ impl Connection {
     /// the registry released the connection), or `None` if the connection
     /// was shed and the request must be dropped.
     pub(crate) fn hand_out(&self, closes: bool) -> Option<bool> {
-        let (before, moved) = self.transition(|phase| match phase {
+        // From these phases the transition always moves: what it moved
+        // from says whether the request went out.
+        let (before, _) = self.transition(|phase| match phase {
             Phase::Waiting { last, .. } | Phase::Reading { last, .. } | Phase::Ready { last } => {
                 Some(Phase::Out {
                     ahead: Ahead::None,
@@ -304,9 +306,7 @@ impl Connection {
             _ => None,
         });
         match before {
-            Phase::Waiting { last, .. } | Phase::Reading { last, .. } | Phase::Ready { last }
-                if moved =>
-            {
+            Phase::Waiting { last, .. } | Phase::Reading { last, .. } | Phase::Ready { last } => {
                 Some(last || closes)
             }
             _ => None,
@@ -592,6 +592,7 @@ mod tests {
     use super::*;
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::AtomicBool;
     use std::sync::mpsc;
     use std::sync::Arc;
 
@@ -768,6 +769,19 @@ mod tests {
         conn.answered();
         assert!(matches!(conn.phase(), Phase::Closing { .. }));
 
+        // Reading a head, or holding a whole one: that request is answered,
+        // as the last.
+        for whole in [false, true] {
+            let (conn, _client) = pair();
+            assert!(conn.head_started());
+            if whole {
+                assert!(conn.head_complete());
+            }
+            let (_, seen) = conn.seen();
+            assert!(conn.release(seen));
+            assert_eq!(conn.hand_out(false), Some(true));
+        }
+
         // Out, before its answer began: this answer is the last.
         let (conn, _client) = pair();
         conn.hand_out(false).unwrap();
@@ -837,23 +851,128 @@ mod tests {
     }
 
     #[test]
-    fn the_answer_wakes_the_reader() {
+    fn the_reader_waits_for_the_answer_and_the_answer_wakes_it() {
         // The reader is the thread that made the connection.
         let (made, conn) = mpsc::channel();
         let (done, waited) = mpsc::channel();
+        let answering = Arc::new(AtomicBool::new(false));
+        let answer_began = Arc::clone(&answering);
         let reader = thread::spawn(move || {
             let (conn, client) = pair();
             let conn = Arc::new(conn);
             conn.hand_out(false).unwrap();
             made.send(Arc::clone(&conn)).unwrap();
             conn.wait_until_answered();
-            let _ = done.send(());
+            // Never before the worker answered.
+            let _ = done.send(answer_began.load(Ordering::SeqCst));
             drop(client);
         });
         let conn: Arc<Connection> = conn.recv_timeout(PATIENCE).unwrap();
+        // Time for a reader that does not wait to show it (the test passes
+        // either way when it waits).
+        thread::sleep(Duration::from_millis(50));
+        answering.store(true, Ordering::SeqCst);
         conn.answered();
-        waited.recv_timeout(PATIENCE).expect("woken");
+        let after_the_answer = waited.recv_timeout(PATIENCE).expect("woken");
         reader.join().unwrap();
+        assert!(after_the_answer, "the reader went on before the answer");
         assert!(matches!(conn.phase(), Phase::Waiting { .. }));
+    }
+
+    #[test]
+    fn lingering_waits_until_the_client_has_taken_what_was_sent() {
+        let (conn, mut client) = pair();
+        conn.hand_out(true).unwrap();
+        // More than the client's window: part of it waits, unacknowledged.
+        let big = vec![b'x'; 8 * 1024 * 1024];
+        let last = conn.begin_answer(false);
+        assert_eq!(conn.deliver(&big, last).unwrap(), Delivery::HandedOver);
+        assert!(sys::unacknowledged(conn.socket()).unwrap() > 0);
+        let conn = Arc::new(conn);
+        let lingering = Arc::clone(&conn);
+        let (done, left) = mpsc::channel();
+        thread::spawn(move || {
+            lingering.linger(Instant::now() + Duration::from_secs(3600));
+            let _ = done.send(sys::unacknowledged(lingering.socket()).unwrap());
+        });
+        // Time for a linger that does not wait to show it (the test passes
+        // either way when it waits).
+        thread::sleep(Duration::from_millis(50));
+        let reader = thread::spawn(move || {
+            let mut sink = vec![0u8; 1 << 20];
+            while client.read(&mut sink).is_ok_and(|n| n > 0) {}
+        });
+        let unacknowledged = left.recv_timeout(PATIENCE).expect("the client took it all");
+        assert_eq!(
+            unacknowledged, 0,
+            "lingering ended before the client took it"
+        );
+        conn.end();
+        reader.join().unwrap();
+    }
+
+    #[test]
+    fn idle_time_starts_when_the_answer_is_out_and_only_while_waiting() {
+        // An epoch in the past, as a server's is by the time a connection
+        // comes: idle time is counted from it.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let epoch = Instant::now() - Duration::from_secs(5);
+        let conn = Connection::for_current_thread(server.into(), epoch);
+        assert!(conn.head_started());
+        assert_eq!(conn.idle_since(), None, "reading a head is not idle");
+        conn.hand_out(false).unwrap();
+        assert_eq!(conn.idle_since(), None, "a request out is not idle");
+        let before = Instant::now();
+        conn.answered();
+        let after = Instant::now();
+        let since = conn.idle_since().expect("waiting is idle");
+        // Milliseconds since the epoch: up to 1 ms before `before`.
+        assert!(
+            since + Duration::from_millis(1) >= before,
+            "{:?} {:?}",
+            since,
+            before
+        );
+        assert!(since <= after, "{:?} {:?}", since, after);
+    }
+
+    #[test]
+    fn the_last_answer_sent_whole_stops_the_reading_of_more() {
+        let (conn, _client) = pair();
+        conn.hand_out(true).unwrap();
+        let last = conn.begin_answer(true);
+        assert_eq!(
+            conn.deliver(b"HTTP/1.1 200 OK\r\n\r\n", last).unwrap(),
+            Delivery::Sent
+        );
+        // The reader's next read ends at once, though the client is still
+        // there and sends nothing.
+        conn.set_read_timeout(PATIENCE).unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(conn.socket().read(&mut byte).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_read_timeout_ends_a_read_that_gets_nothing() {
+        let (conn, _client) = pair();
+        let conn = Arc::new(conn);
+        conn.set_read_timeout(Duration::from_millis(10)).unwrap();
+        let reading = Arc::clone(&conn);
+        let (done, result) = mpsc::channel();
+        thread::spawn(move || {
+            let mut byte = [0u8; 1];
+            let _ = done.send(reading.socket().read(&mut byte).map_err(|e| e.kind()));
+        });
+        let read = result.recv_timeout(PATIENCE).expect("the read timed out");
+        assert!(
+            matches!(
+                read,
+                Err(io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+            ),
+            "{:?}",
+            read
+        );
     }
 }

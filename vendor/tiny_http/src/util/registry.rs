@@ -718,6 +718,173 @@ mod tests {
         assert_eq!(registry.load.episodes.load(Ordering::Relaxed), 2);
     }
 
+    /// Seats a connection in `phase`, as its reader would have.
+    fn seated(registry: &Arc<Registry>, phase: Phase) -> (Seat, Arc<Connection>, TcpStream) {
+        let seat = registry.take_seat(&AtomicBool::new(false), 1).unwrap();
+        let (conn, client) = conn(registry);
+        conn.set_phase(phase);
+        seat.attach(Arc::clone(&conn));
+        (seat, conn, client)
+    }
+
+    fn out(ahead: Ahead) -> Phase {
+        Phase::Out {
+            ahead,
+            answering: false,
+            last: false,
+        }
+    }
+
+    const IDLE_LONG: Phase = Phase::Waiting {
+        since_ms: 0,
+        last: false,
+    };
+
+    #[test]
+    fn in_transit_counts_heads_coming_in_and_answers_going_out() {
+        let registry = registry(16);
+        let phases = [
+            (IDLE_LONG, (0, 0)),
+            (
+                Phase::Reading {
+                    since_ms: 0,
+                    last: false,
+                },
+                (1, 0),
+            ),
+            (Phase::Ready { last: true }, (1, 0)),
+            (out(Ahead::None), (0, 0)),
+            (out(Ahead::Started { since_ms: 0 }), (1, 0)),
+            (out(Ahead::Complete), (1, 0)),
+            (Phase::Closing { since_ms: 0 }, (0, 1)),
+            (Phase::Shed, (0, 0)),
+        ];
+        let mut held = Vec::new();
+        let mut expected = (0, 0);
+        for (phase, (reading, closing)) in phases {
+            held.push(seated(&registry, phase));
+            expected = (expected.0 + reading, expected.1 + closing);
+            assert_eq!(registry.in_transit(), expected, "after {:?}", phase);
+        }
+        // Twice over: each counts one.
+        held.push(seated(&registry, Phase::Ready { last: false }));
+        held.push(seated(&registry, Phase::Closing { since_ms: 0 }));
+        assert_eq!(registry.in_transit(), (expected.0 + 1, expected.1 + 1));
+    }
+
+    #[test]
+    fn ending_all_ends_every_connection_open() {
+        let registry = registry(4);
+        let held: Vec<_> = (0..3).map(|_| seated(&registry, IDLE_LONG)).collect();
+        registry.end_all();
+        for (_, _, client) in held {
+            // The client sees the end, though it sent nothing.
+            let mut client = client;
+            client
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut byte = [0u8; 1];
+            assert_eq!(std::io::Read::read(&mut client, &mut byte).unwrap(), 0);
+        }
+    }
+
+    #[test]
+    fn the_cap_it_reports_is_the_one_it_keeps() {
+        let registry = registry(3);
+        assert_eq!(registry.max(), 3);
+        let _held: Vec<_> = (0..3).map(|_| seated(&registry, IDLE_LONG)).collect();
+        assert!(registry.take_seat(&AtomicBool::new(true), 1).is_none());
+    }
+
+    #[test]
+    fn an_overloaded_server_sweeps_out_long_idle_connections_and_only_then() {
+        // 6 of 10 is below the overload share: nobody is swept.
+        let registry = registry(10);
+        let mut held: Vec<_> = (0..5)
+            .map(|_| seated(&registry, out(Ahead::None)))
+            .collect();
+        let idle = seated(&registry, IDLE_LONG);
+        assert!(!registry.load.overloaded.load(Ordering::Relaxed));
+        registry.sweep_if_overloaded();
+        assert_eq!(idle.1.phase(), IDLE_LONG, "not overloaded: kept");
+        // 8 of 10 is: the one idle long goes.
+        held.extend((0..2).map(|_| seated(&registry, out(Ahead::None))));
+        assert!(registry.load.overloaded.load(Ordering::Relaxed));
+        registry.sweep_if_overloaded();
+        assert_eq!(idle.1.phase(), Phase::Shed);
+        assert_eq!(registry.load.shed_idle.load(Ordering::Relaxed), 1);
+        for (_, conn, _) in &held {
+            assert!(matches!(conn.phase(), Phase::Out { .. }), "busy ones stay");
+        }
+    }
+
+    #[test]
+    fn making_room_counts_who_is_already_leaving() {
+        // Two idle long: one shed per place wanted, even when asked again
+        // before the first has left its seat.
+        let idle = registry(2);
+        let a = seated(&idle, IDLE_LONG);
+        let b = seated(&idle, IDLE_LONG);
+        idle.make_room(&mut idle.lock(), 1);
+        idle.make_room(&mut idle.lock(), 1);
+        let shed = [&a, &b]
+            .iter()
+            .filter(|h| h.1.phase() == Phase::Shed)
+            .count();
+        assert_eq!(shed, 1);
+
+        // Two busy: one released per place wanted, asked twice.
+        let busy = registry(2);
+        let a = seated(&busy, out(Ahead::None));
+        let b = seated(&busy, out(Ahead::None));
+        busy.make_room(&mut busy.lock(), 1);
+        busy.make_room(&mut busy.lock(), 1);
+        let released = [&a, &b]
+            .iter()
+            .filter(|h| matches!(h.1.phase(), Phase::Out { last: true, .. }))
+            .count();
+        assert_eq!(released, 1);
+        assert_eq!(busy.load.released.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_request_released_unread_counts_as_leaving() {
+        // One idle long with its request unread (released, not shed) and
+        // one busy: one place wanted, so the busy one goes on as it was.
+        let registry = registry(2);
+        let (_s1, unread, mut client) = seated(&registry, IDLE_LONG);
+        std::io::Write::write_all(&mut client, b"GET / HTTP/1.1\r\n").unwrap();
+        until(|| unread.unread() > 0);
+        let (_s2, busy, _c2) = seated(&registry, out(Ahead::None));
+        registry.make_room(&mut registry.lock(), 1);
+        assert!(matches!(unread.phase(), Phase::Waiting { last: true, .. }));
+        assert_eq!(busy.phase(), out(Ahead::None));
+    }
+
+    #[test]
+    fn a_released_connection_that_turns_slow_is_shed() {
+        // A head long in progress, with a byte unread: released, not shed.
+        let registry = registry(1);
+        let (_seat, conn, mut client) = seated(
+            &registry,
+            Phase::Reading {
+                since_ms: 0,
+                last: false,
+            },
+        );
+        std::io::Write::write_all(&mut client, b"G").unwrap();
+        until(|| conn.unread() > 0);
+        registry.make_room(&mut registry.lock(), 1);
+        assert!(matches!(conn.phase(), Phase::Reading { last: true, .. }));
+        // Its reader takes the byte, and the head goes no further: it is
+        // shed rather than waited for.
+        let mut byte = [0u8; 1];
+        assert_eq!(conn.socket().read(&mut byte).unwrap(), 1);
+        registry.make_room(&mut registry.lock(), 1);
+        assert_eq!(conn.phase(), Phase::Shed);
+        assert_eq!(registry.load.shed_heads.load(Ordering::Relaxed), 1);
+    }
+
     #[test]
     fn a_closing_server_stops_waiting() {
         let registry = Arc::new(Registry::new(1));

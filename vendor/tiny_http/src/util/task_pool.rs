@@ -28,7 +28,12 @@ const MIN_THREADS: usize = 4;
 
 /// How long a thread beyond [`MIN_THREADS`] waits for a connection before
 /// it ends.
-const IDLE_THREAD_LIFE: Duration = Duration::from_secs(5);
+const IDLE_THREAD_LIFE: Duration = if cfg!(test) {
+    // The unit tests watch threads retire, without waiting seconds.
+    Duration::from_millis(200)
+} else {
+    Duration::from_secs(5)
+};
 
 /// The stack of a connection's thread (sre-kata patch). It reads request
 /// heads into heap buffers and calls nothing deep, so a small stack holds;
@@ -228,6 +233,84 @@ mod tests {
             running.recv_timeout(PATIENCE).expect("runs");
         }
         drop(releases);
+    }
+
+    /// Waits until `done` holds of the pool's state, or fails.
+    fn until(pool: &TaskPool, done: impl Fn(&State) -> bool) {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while !done(&pool.shared.lock()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never happened: {} threads, {} idle",
+                pool.shared.lock().threads,
+                pool.shared.lock().idle
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_quiet_pool_runs_tasks_on_its_waiting_threads() {
+        let pool = TaskPool::new();
+        until(&pool, |s| s.idle == MIN_THREADS);
+        // One after another, each on a thread that was waiting: no new one.
+        for _ in 0..3 * MIN_THREADS {
+            let (done, finished) = mpsc::channel();
+            pool.spawn(Box::new(move || done.send(()).unwrap()))
+                .unwrap();
+            finished.recv_timeout(PATIENCE).unwrap();
+            until(&pool, |s| s.idle == MIN_THREADS);
+            assert_eq!(pool.shared.lock().threads, MIN_THREADS);
+        }
+    }
+
+    #[test]
+    fn threads_beyond_the_minimum_end_after_waiting_in_vain() {
+        let pool = TaskPool::new();
+        let count = 3 * MIN_THREADS;
+        let (running, releases) = held(&pool, count);
+        for _ in 0..count {
+            running.recv_timeout(PATIENCE).unwrap();
+        }
+        assert!(pool.shared.lock().threads >= count);
+        drop(releases);
+        until(&pool, |s| s.threads == MIN_THREADS);
+        // And no fewer: those stay, waiting, for as long as it is quiet.
+        thread::sleep(3 * IDLE_THREAD_LIFE);
+        let state = pool.shared.lock();
+        assert_eq!((state.threads, state.idle), (MIN_THREADS, MIN_THREADS));
+    }
+
+    #[test]
+    fn dropping_the_pool_ends_its_threads() {
+        let pool = TaskPool::new();
+        until(&pool, |s| s.idle == MIN_THREADS);
+        let shared = Arc::clone(&pool.shared);
+        drop(pool);
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while shared.lock().threads > 0 {
+            assert!(std::time::Instant::now() < deadline, "threads left");
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_connection_thread_has_a_64_kib_stack() {
+        // A task that needs 48 KiB of it: on a smaller stack it would
+        // overflow and abort the process.
+        const NEEDS: usize = 48 * 1024;
+        let pool = TaskPool::new();
+        let (done, finished) = mpsc::channel();
+        pool.spawn(Box::new(move || {
+            let buffer = [7u8; NEEDS];
+            let sum = std::hint::black_box(&buffer)
+                .iter()
+                .map(|&b| usize::from(b))
+                .sum::<usize>();
+            done.send(sum).unwrap();
+        }))
+        .unwrap();
+        assert_eq!(finished.recv_timeout(PATIENCE).unwrap(), 7 * NEEDS);
     }
 
     #[test]
