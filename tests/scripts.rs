@@ -909,16 +909,21 @@ fn dev_container_passes_on_every_setting_but_the_containers_own_address() {
 }
 
 /// The stand-in for `cargo` in a mutants.sh checkout: `cargo install --list`
-/// names the pinned cargo-mutants; `cargo mutants --list` prints
-/// STAND_IN_LIST; any other `cargo mutants` records its arguments, its diff
-/// and its CARGO_TARGET_DIR in RECORD, writes the outcome lists from
-/// STAND_IN_OUTCOMES ("outcome|mutant" lines, none when unset), and exits
-/// with STAND_IN_STATUS, as cargo-mutants 27.1.0 writes and exits.
+/// names the pinned cargo-mutants; `cargo test` records its arguments in
+/// RECORD/tests and exits with STAND_IN_TEST_STATUS; `cargo mutants --list`
+/// prints STAND_IN_LIST; any other `cargo mutants` records its arguments,
+/// its diff and its CARGO_TARGET_DIR in RECORD, writes the outcome lists
+/// from STAND_IN_OUTCOMES ("outcome|mutant" lines, none when unset), and
+/// exits with STAND_IN_STATUS, as cargo-mutants 27.1.0 writes and exits.
 const STAND_IN_CARGO: &str = r#"#!/bin/bash
 set -euo pipefail
 if [[ "$1 ${2-}" == "install --list" ]]; then
   printf 'cargo-mutants v27.1.0:\n    cargo-mutants\n'
   exit 0
+fi
+if [[ "$1" == test ]]; then
+  printf '%s\n' "$@" >"$RECORD/tests"
+  exit "${STAND_IN_TEST_STATUS:-0}"
 fi
 [[ "$1" == mutants ]] || { echo "stand-in cargo: $*" >&2; exit 101; }
 shift
@@ -954,11 +959,13 @@ fn mutants_checkout(exclude_re: &str) -> (tempfile::TempDir, String) {
     let dir = scripts_clone();
     let root = dir.path();
     std::fs::create_dir_all(root.join(".cargo")).unwrap();
-    std::fs::write(
-        root.join(".cargo/mutants.toml"),
-        format!("examine_globs = [\"src/a.rs\"]\nexclude_re = [\n{exclude_re}]\n"),
-    )
-    .unwrap();
+    for config in ["mutants.toml", "mutants-server.toml"] {
+        std::fs::write(
+            root.join(".cargo").join(config),
+            format!("examine_globs = [\"src/a.rs\"]\nexclude_re = [\n{exclude_re}]\n"),
+        )
+        .unwrap();
+    }
     std::fs::create_dir_all(root.join("src")).unwrap();
     std::fs::write(root.join("src/a.rs"), "fn f() -> bool { 1 > 0 }\n").unwrap();
     let bin = root.join("stand-in");
@@ -1207,4 +1214,46 @@ fn dev_runs_the_binary_cargo_built_wherever_its_target_folder_is() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.ends_with("the fresh build\n"), "{stdout}");
+}
+
+#[test]
+fn mutants_of_the_server_run_its_socket_tests_after_a_baseline_of_them() {
+    // cargo mutants 27.1.0 runs its own baseline with the mutated package's
+    // tests only: the script runs the integration tests once itself, and
+    // gives each mutant's run three times as long.
+    let checkout = mutants_checkout("");
+    let record = checkout.0.path().join("record");
+    let output = mutants(&checkout, &["--server"], &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tests = std::fs::read_to_string(record.join("tests")).unwrap();
+    let tests: Vec<&str> = tests.lines().collect();
+    for arg in ["--workspace", "--lib", "--test=load", "--test=strict_http"] {
+        assert!(tests.contains(&arg), "{arg} in {tests:?}");
+    }
+    let args = std::fs::read_to_string(record.join("args")).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--baseline", "skip"]),
+        "{args:?}"
+    );
+    assert!(
+        args.windows(2).any(|w| w == ["--timeout", "60"]),
+        "{args:?}"
+    );
+    assert!(args.contains(&"--cargo-test-arg=--test=load"), "{args:?}");
+    assert!(
+        args.iter()
+            .any(|a| a.ends_with(".cargo/mutants-server.toml")),
+        "{args:?}"
+    );
+
+    // A failing baseline: no mutant is tried, and the run fails by name.
+    std::fs::remove_file(record.join("args")).unwrap();
+    let output = mutants(&checkout, &["--server"], &[("STAND_IN_TEST_STATUS", "101")]);
+    assert_one_line_error(&output, "the tests fail with no mutant in the code");
+    assert!(!record.join("args").exists());
 }
