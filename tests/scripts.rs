@@ -908,13 +908,15 @@ fn dev_container_passes_on_every_setting_but_the_containers_own_address() {
     assert_eq!(passed, settings);
 }
 
-/// The stand-in for `cargo` in a mutants.sh checkout: `cargo install --list`
-/// names the pinned cargo-mutants; `cargo test` records its arguments in
-/// RECORD/tests and exits with STAND_IN_TEST_STATUS; `cargo mutants --list`
-/// prints STAND_IN_LIST; any other `cargo mutants` records its arguments,
-/// its diff and its CARGO_TARGET_DIR in RECORD, writes the outcome lists
-/// from STAND_IN_OUTCOMES ("outcome|mutant" lines, none when unset), and
-/// exits with STAND_IN_STATUS, as cargo-mutants 27.1.0 writes and exits.
+/// The stand-in for `cargo` in a mutants.sh checkout:
+/// - `cargo install --list` names the pinned cargo-mutants;
+/// - `cargo test` adds its arguments as a line to RECORD/tests and, when it
+///   runs tests (not `--no-run`), exits with STAND_IN_TEST_STATUS;
+/// - `cargo mutants --list` prints STAND_IN_LIST;
+/// - any other `cargo mutants` records its arguments, its diff and its
+///   CARGO_TARGET_DIR in RECORD, writes the outcome lists from
+///   STAND_IN_OUTCOMES ("outcome|mutant" lines, none when unset), and exits
+///   with STAND_IN_STATUS, as cargo-mutants 27.1.0 writes and exits.
 const STAND_IN_CARGO: &str = r#"#!/bin/bash
 set -euo pipefail
 if [[ "$1 ${2-}" == "install --list" ]]; then
@@ -922,7 +924,8 @@ if [[ "$1 ${2-}" == "install --list" ]]; then
   exit 0
 fi
 if [[ "$1" == test ]]; then
-  printf '%s\n' "$@" >"$RECORD/tests"
+  printf '%s\n' "$*" >>"$RECORD/tests"
+  [[ " $* " != *" --no-run "* ]] || exit 0
   exit "${STAND_IN_TEST_STATUS:-0}"
 fi
 [[ "$1" == mutants ]] || { echo "stand-in cargo: $*" >&2; exit 101; }
@@ -1229,10 +1232,14 @@ fn mutants_of_the_server_run_its_socket_tests_after_a_baseline_of_them() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // Built, then run: the run alone is timed.
     let tests = std::fs::read_to_string(record.join("tests")).unwrap();
-    let tests: Vec<&str> = tests.lines().collect();
+    let tests: Vec<Vec<&str>> = tests.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(tests.len(), 2, "{tests:?}");
+    assert!(tests[0].contains(&"--no-run"), "{tests:?}");
+    assert!(!tests[1].contains(&"--no-run"), "{tests:?}");
     for arg in ["--workspace", "--lib", "--test=load", "--test=strict_http"] {
-        assert!(tests.contains(&arg), "{arg} in {tests:?}");
+        assert!(tests[1].contains(&arg), "{arg} in {tests:?}");
     }
     let args = std::fs::read_to_string(record.join("args")).unwrap();
     let args: Vec<&str> = args.lines().collect();
@@ -1253,6 +1260,7 @@ fn mutants_of_the_server_run_its_socket_tests_after_a_baseline_of_them() {
 
     // A failing baseline: no mutant is tried, and the run fails by name.
     std::fs::remove_file(record.join("args")).unwrap();
+    std::fs::remove_file(record.join("tests")).unwrap();
     let output = mutants(&checkout, &["--server"], &[("STAND_IN_TEST_STATUS", "101")]);
     assert_one_line_error(&output, "the tests fail with no mutant in the code");
     assert!(!record.join("args").exists());
