@@ -98,6 +98,73 @@ fn a_burst_of_connections_held_open_is_answered_at_once() {
     );
 }
 
+/// The process's state letter in /proc (R, S, T for stopped, ...).
+fn process_state(pid: i32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // "pid (comm) S ...": the state follows the command's closing paren.
+    let after = &stat[stat.rfind(')').unwrap() + 1..];
+    after.trim_start().chars().next().unwrap()
+}
+
+#[test]
+fn a_stop_and_continue_loses_no_open_connection_and_no_request() {
+    // A stopped and continued process (SIGSTOP, SIGCONT: a debugger, a
+    // pause) finds every read that was waiting on a socket with a timeout
+    // failed with EINTR (signal(7)). Before, the reader took that for the
+    // end: every idle keep-alive connection was closed, and every request
+    // whose head had begun was dropped unanswered.
+    let _serial = serial();
+    let service = Service::start(&[]);
+    let mut idle: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut stream = TcpStream::connect(service.addr).unwrap();
+            stream.set_read_timeout(Some(PATIENCE)).unwrap();
+            stream.write_all(HEALTHZ).unwrap();
+            assert!(read_response(&mut stream)
+                .unwrap()
+                .starts_with(b"HTTP/1.1 200"));
+            stream
+        })
+        .collect();
+    let mut heads: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut stream = TcpStream::connect(service.addr).unwrap();
+            stream.set_read_timeout(Some(PATIENCE)).unwrap();
+            stream.write_all(&HEALTHZ[..20]).unwrap();
+            stream
+        })
+        .collect();
+    // Time for the readers to wait in their reads again (the test passes
+    // either way when a stop costs nothing).
+    thread::sleep(Duration::from_millis(200));
+    service.signal(libc::SIGSTOP);
+    let deadline = Instant::now() + PATIENCE;
+    while process_state(service.pid()) != 'T' {
+        assert!(Instant::now() < deadline, "never stopped");
+        thread::sleep(Duration::from_millis(1));
+    }
+    service.signal(libc::SIGCONT);
+    while process_state(service.pid()) == 'T' {
+        assert!(Instant::now() < deadline, "never continued");
+        thread::sleep(Duration::from_millis(1));
+    }
+    let mut answered = 0;
+    for stream in &mut idle {
+        stream.write_all(HEALTHZ).unwrap_or(());
+        answered +=
+            usize::from(read_response(stream).is_ok_and(|r| r.starts_with(b"HTTP/1.1 200")));
+    }
+    for stream in &mut heads {
+        stream.write_all(&HEALTHZ[20..]).unwrap_or(());
+        answered +=
+            usize::from(read_response(stream).is_ok_and(|r| r.starts_with(b"HTTP/1.1 200")));
+    }
+    assert_eq!(
+        answered, 40,
+        "of 20 kept-alive connections and 20 heads begun"
+    );
+}
+
 #[test]
 fn a_backlog_built_while_the_process_was_stopped_is_all_answered() {
     let _serial = serial();

@@ -253,6 +253,12 @@ impl Reader {
                 Err(e) if is_timeout(&e) && started => {
                     return Next::Rejected(Reason::HeadTimeout, None)
                 }
+                // The process was stopped and continued (SIGSTOP, SIGCONT):
+                // a read with a timeout fails with EINTR then (signal(7)),
+                // and the connection is as it was. Read again: a head keeps
+                // its deadline, an idle connection's time starts over
+                // (sre-kata patch: upstream closed the connection).
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 // An idle connection timing out, a reset: close quietly.
                 Err(_) => return Next::Quiet,
             }
