@@ -11,8 +11,10 @@ Usage: scripts/mutants.sh [--in-diff BASE] [--server] [--jobs N] [--help]
 
 Runs cargo-mutants $CARGO_MUTANTS_VERSION (installed with cargo install if
 missing) over the pure core (src/count.rs, query.rs, route.rs, problem.rs,
-json.rs, config.rs) and the request-head parser (vendor/tiny_http/src/head.rs),
-each mutant against the unit tests of its own crate. .cargo/mutants.toml
+json.rs, config.rs), the request-head parser (vendor/tiny_http/src/head.rs)
+and the fork's connection state (vendor/tiny_http/src/util/connection.rs,
+registry.rs, task_pool.rs, ticket.rs), each mutant against the unit tests
+of its own crate. .cargo/mutants.toml
 names the files, and the mutants left out because no test can tell them
 apart from the original, each with its reason (--server:
 .cargo/mutants-server.toml). Prints a table per file
@@ -26,10 +28,10 @@ missed; 2 for bad usage or a failed run.
 
   --in-diff BASE  only the mutants on lines changed since the commit BASE
                   (git diff BASE): a pull request's own changes (ci.yml)
-  --server        instead, the server's I/O code (src/server.rs, log.rs,
-                  lifecycle.rs, and the fork's reader, socket and connection
-                  code) against the unit tests and the integration tests that
-                  run the binary over real sockets, which it runs once first;
+  --server        instead, the socket code (src/server.rs, log.rs,
+                  lifecycle.rs, and the fork's reader.rs and socket.rs)
+                  against the unit tests and the integration tests that run
+                  the binary over real sockets, which it runs once first;
                   slow: hours (docs/ci.md gives the cost)
   --jobs N        mutants built and tested at once (default 2)
 USAGE
@@ -53,6 +55,7 @@ exclusions() {
   name="$(basename "$config")"
   while IFS= read -r line; do
     if [[ "$in_list" == false ]]; then
+      [[ "$line" != "exclude_re = []" ]] || return 0
       [[ "$line" != "exclude_re = ["* ]] || in_list=true
       continue
     fi

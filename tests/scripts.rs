@@ -1265,3 +1265,38 @@ fn mutants_of_the_server_run_its_socket_tests_after_a_baseline_of_them() {
     assert_one_line_error(&output, "the tests fail with no mutant in the code");
     assert!(!record.join("args").exists());
 }
+
+#[test]
+fn mutants_reads_the_committed_configurations() {
+    // Each as committed, the server's first: its exclusion list is empty,
+    // written on one line.
+    let checkout = mutants_checkout("");
+    let cargo = checkout.0.path().join(".cargo");
+    for config in ["mutants.toml", "mutants-server.toml"] {
+        std::fs::copy(repo().join(".cargo").join(config), cargo.join(config)).unwrap();
+    }
+    let output = mutants(&checkout, &["--server"], &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The other names its exclusions: each must name one mutant of the
+    // list, here the patterns' own text made into names.
+    let config = std::fs::read_to_string(cargo.join("mutants.toml")).unwrap();
+    let patterns: Vec<&str> = config
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('\'')?.strip_suffix("',"))
+        .collect();
+    assert!(patterns.len() >= 20, "{patterns:?}");
+    let output = mutants(&checkout, &[], &[("STAND_IN_LIST", "")]);
+    assert_one_line_error(&output, "names 0");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .matches("names 0")
+            .count()
+            == patterns.len(),
+        "every pattern read: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

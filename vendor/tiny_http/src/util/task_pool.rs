@@ -110,7 +110,10 @@ impl TaskPool {
             .name("connection".into())
             .stack_size(STACK_BYTES)
             .spawn(move || {
-                let alive = Alive(Arc::clone(&shared));
+                let mut alive = Alive {
+                    shared: Arc::clone(&shared),
+                    counted: true,
+                };
                 if let Some(task) = first {
                     task();
                 }
@@ -128,21 +131,28 @@ impl TaskPool {
 
 /// A pool thread's place in the count: it leaves it however the thread
 /// ends, a panic in its connection included.
-struct Alive(Arc<Threads>);
+struct Alive {
+    shared: Arc<Threads>,
+    /// Still in the count: a thread that decides to end leaves it under the
+    /// same lock as it decided, so that threads ending together cannot all
+    /// see the others still counted and take the pool below
+    /// [`MIN_THREADS`].
+    counted: bool,
+}
 
 impl Alive {
     /// The next connection to run; `None` when this thread should end (the
     /// pool closed, or it waited [`IDLE_THREAD_LIFE`] in vain while more
     /// than [`MIN_THREADS`] are alive).
-    fn next_task(&self) -> Option<Task> {
-        let shared = &self.0;
+    fn next_task(&mut self) -> Option<Task> {
+        let shared = Arc::clone(&self.shared);
         let mut state = shared.lock();
         loop {
             if let Some(task) = state.queue.pop_front() {
                 return Some(task);
             }
             if state.closed {
-                return None;
+                return self.leave(&mut state);
             }
             let spare = state.threads > MIN_THREADS;
             state.idle += 1;
@@ -162,15 +172,24 @@ impl Alive {
             };
             state.idle -= 1;
             if timed_out && state.queue.is_empty() && state.threads > MIN_THREADS {
-                return None;
+                return self.leave(&mut state);
             }
         }
+    }
+
+    /// Leaves the count, under the lock the caller holds; no next task.
+    fn leave(&mut self, state: &mut State) -> Option<Task> {
+        state.threads -= 1;
+        self.counted = false;
+        None
     }
 }
 
 impl Drop for Alive {
     fn drop(&mut self) {
-        self.0.lock().threads -= 1;
+        if self.counted {
+            self.shared.lock().threads -= 1;
+        }
     }
 }
 
@@ -316,8 +335,13 @@ mod tests {
     #[test]
     fn a_task_that_panics_leaves_the_pool_working() {
         let pool = TaskPool::new();
+        until(&pool, |s| s.idle == MIN_THREADS);
         pool.spawn(Box::new(|| panic!("a connection's panic")))
             .unwrap();
+        // Its thread ended, and left the count as it did.
+        until(&pool, |s| {
+            s.threads == MIN_THREADS - 1 && s.idle == MIN_THREADS - 1
+        });
         let (running, releases) = held(&pool, 8);
         for _ in 0..8 {
             running.recv_timeout(PATIENCE).unwrap();
