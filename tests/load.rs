@@ -28,6 +28,11 @@ fn serial() -> MutexGuard<'static, ()> {
 const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
 
 /// Reads one response to its end (its Content-Length), or fails.
+/// Whether the next response on `stream` is a 200, read whole.
+fn answered_ok(stream: &mut TcpStream) -> bool {
+    read_response(stream).is_ok_and(|r| r.starts_with(b"HTTP/1.1 200"))
+}
+
 fn read_response(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -120,9 +125,7 @@ fn a_stop_and_continue_loses_no_open_connection_and_no_request() {
             let mut stream = TcpStream::connect(service.addr).unwrap();
             stream.set_read_timeout(Some(PATIENCE)).unwrap();
             stream.write_all(HEALTHZ).unwrap();
-            assert!(read_response(&mut stream)
-                .unwrap()
-                .starts_with(b"HTTP/1.1 200"));
+            assert!(answered_ok(&mut stream));
             stream
         })
         .collect();
@@ -151,13 +154,11 @@ fn a_stop_and_continue_loses_no_open_connection_and_no_request() {
     let mut answered = 0;
     for stream in &mut idle {
         stream.write_all(HEALTHZ).unwrap_or(());
-        answered +=
-            usize::from(read_response(stream).is_ok_and(|r| r.starts_with(b"HTTP/1.1 200")));
+        answered += usize::from(answered_ok(stream));
     }
     for stream in &mut heads {
         stream.write_all(&HEALTHZ[20..]).unwrap_or(());
-        answered +=
-            usize::from(read_response(stream).is_ok_and(|r| r.starts_with(b"HTTP/1.1 200")));
+        answered += usize::from(answered_ok(stream));
     }
     assert_eq!(
         answered, 40,
@@ -192,7 +193,7 @@ fn a_backlog_built_while_the_process_was_stopped_is_all_answered() {
             stream
                 .set_read_timeout(Some(left.max(Duration::from_millis(1))))
                 .unwrap();
-            read_response(stream).is_ok_and(|r| r.starts_with(b"HTTP/1.1 200"))
+            answered_ok(stream)
         })
         .filter(|ok| *ok)
         .count();
@@ -442,7 +443,7 @@ fn a_fresh_client_gets_in_during_a_slow_head_flood_at_three_times_the_cap() {
         let mut stream = TcpStream::connect(service.addr).unwrap();
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         stream.write_all(HEALTHZ).unwrap();
-        let answered = read_response(&mut stream).is_ok_and(|r| r.starts_with(b"HTTP/1.1 200"));
+        let answered = answered_ok(&mut stream);
         waits.push((answered, started.elapsed()));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -536,8 +537,6 @@ fn unfinished_long_heads_stay_within_the_memory_bound() {
     let mut fresh = TcpStream::connect(service.addr).unwrap();
     fresh.set_read_timeout(Some(PATIENCE)).unwrap();
     fresh.write_all(HEALTHZ).unwrap();
-    assert!(read_response(&mut fresh)
-        .unwrap()
-        .starts_with(b"HTTP/1.1 200"));
+    assert!(answered_ok(&mut fresh));
     drop(held);
 }

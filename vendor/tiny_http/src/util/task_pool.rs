@@ -145,14 +145,14 @@ impl Alive {
     /// pool closed, or it waited [`IDLE_THREAD_LIFE`] in vain while more
     /// than [`MIN_THREADS`] are alive).
     fn next_task(&mut self) -> Option<Task> {
-        let shared = Arc::clone(&self.shared);
+        let shared = &self.shared;
         let mut state = shared.lock();
         loop {
             if let Some(task) = state.queue.pop_front() {
                 return Some(task);
             }
             if state.closed {
-                return self.leave(&mut state);
+                return leave(&mut self.counted, &mut state);
             }
             let spare = state.threads > MIN_THREADS;
             state.idle += 1;
@@ -172,17 +172,18 @@ impl Alive {
             };
             state.idle -= 1;
             if timed_out && state.queue.is_empty() && state.threads > MIN_THREADS {
-                return self.leave(&mut state);
+                return leave(&mut self.counted, &mut state);
             }
         }
     }
+}
 
-    /// Leaves the count, under the lock the caller holds; no next task.
-    fn leave(&mut self, state: &mut State) -> Option<Task> {
-        state.threads -= 1;
-        self.counted = false;
-        None
-    }
+/// A thread leaves the count, under the lock the caller holds: no next
+/// task for it.
+fn leave(counted: &mut bool, state: &mut State) -> Option<Task> {
+    state.threads -= 1;
+    *counted = false;
+    None
 }
 
 impl Drop for Alive {
