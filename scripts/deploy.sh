@@ -30,22 +30,24 @@ In order:
      service-linked role, created if missing. A last good image recorded
      for a stack that is gone is retired first.
   2. ECS Express: looks up the load balancer Express Mode serves the service
-     from, for the WAF; a first deploy applies once more to put the WAF in
-     front of it. Moving the WAF takes an administrator: in GitHub Actions
+     from, for the WAF, and the service's target group on it, where the
+     SLOs are measured; a first deploy applies once more to put the WAF in
+     front of it and the SLOs' alarms on them. Moving the WAF takes an administrator: in GitHub Actions
      it stops instead.
   3. terraform plan, then apply of exactly that plan; in GitHub Actions it
      stops before apply if the plan changes anything but the service, or
      replaces the service;
   4. scripts/smoke.sh against the service URL, and a check that the
      service runs the image (AWS may have rolled the deployment back);
-  5. records the image as the stack's last good one.
+  5. records the image as the stack's last good one, and prints the URL
+     of the stack's dashboard.
 
 Needs terraform, the AWS CLI and cosign, and in the environment:
   AWS_REGION        the region (or AWS_DEFAULT_REGION)
   AWS credentials that may apply the stack
   TF_STATE_BUCKET   the state bucket, if not the one scripts/bootstrap.sh
                     made for this account and region (derived from them)
-In GitHub Actions, service_url goes to \$GITHUB_OUTPUT.
+In GitHub Actions, service_url and dashboard_url go to \$GITHUB_OUTPUT.
 
   --first     for a stack whose first deploy failed: it has resources
               but no last good image has ever been recorded. Deploys as a
@@ -183,10 +185,13 @@ preflight_ecs_express() {
 }
 
 # load_balancer: prints the load balancer Express Mode serves the service
-# from, read from the current service revision (Terraform cannot see it).
+# from, and the service's target group on it, tab-separated, read from the
+# current service revision (Terraform cannot see them): the WAF goes in
+# front of the one, and the SLOs are measured on both.
 # Returns 1, with the reason on stderr, if there is none yet.
 load_balancer() {
-  local revision lb
+  local revision edge lb tg
+  local query='serviceRevisions[0].ecsManagedResources.ingressPaths[0].[loadBalancer.arn, targetGroups[0].arn]'
   TF_DRY_VALUE="arn:aws:ecs:$REGION:123456789012:service-revision/sre-kata/sre-kata/1"
   if [[ "$DRY_RUN" == true ]]; then
     revision="$(tf_read output -raw service_revision_arn)"
@@ -196,20 +201,26 @@ load_balancer() {
   fi
   if [[ "$DRY_RUN" == true ]]; then
     run aws ecs describe-service-revisions --region "$REGION" --service-revision-arns "$revision" \
-      --query 'serviceRevisions[0].ecsManagedResources.ingressPaths[0].loadBalancer.arn' --output text
-    printf 'arn:aws:elasticloadbalancing:%s:123456789012:loadbalancer/app/express/0\n' "$REGION"
+      --query "$query" --output text
+    printf 'arn:aws:elasticloadbalancing:%s:123456789012:loadbalancer/app/express/0\t' "$REGION"
+    printf 'arn:aws:elasticloadbalancing:%s:123456789012:targetgroup/express/0\n' "$REGION"
     return 0
   fi
-  lb="$(aws ecs describe-service-revisions --region "$REGION" --service-revision-arns "$revision" \
-    --query 'serviceRevisions[0].ecsManagedResources.ingressPaths[0].loadBalancer.arn' --output text)" || {
+  edge="$(aws ecs describe-service-revisions --region "$REGION" --service-revision-arns "$revision" \
+    --query "$query" --output text)" || {
     say "cannot describe the service revision $revision to find its load balancer"
     return 1
   }
-  [[ "$lb" == arn:*:elasticloadbalancing:* ]] || {
-    say "the service revision $revision names no load balancer (got '$lb')"
+  IFS=$'\t' read -r lb tg <<<"$edge"
+  [[ "$lb" == arn:*:elasticloadbalancing:*:loadbalancer/* ]] || {
+    say "the service revision $revision names no load balancer (got '$edge')"
     return 1
   }
-  printf '%s\n' "$lb"
+  [[ "$tg" == arn:*:elasticloadbalancing:*:targetgroup/* ]] || {
+    say "the service revision $revision names no target group (got '$edge')"
+    return 1
+  }
+  printf '%s\t%s\n' "$lb" "$tg"
 }
 
 # waf_target LB: checks where the web ACL is now; only an administrator may
@@ -443,21 +454,23 @@ main() {
     fi
   fi
 
-  local lb=() address
+  local lb=() edge address target_group
   if [[ "$TARGET" == ecs-express ]]; then
-    if address="$(load_balancer)"; then
+    if edge="$(load_balancer)"; then
+      IFS=$'\t' read -r address target_group <<<"$edge"
       waf_target "$address"
-      lb=(-var "load_balancer_arn=$address")
+      lb=(-var "load_balancer_arn=$address" -var "target_group_arn=$target_group")
     elif [[ "$first" == false ]]; then
       die "stopping before the plan: cannot find the load balancer Express Mode serves $TARGET from (above)"
     fi
   fi
   plan_and_apply "$image" "${lb[@]}"
   if [[ "$TARGET" == ecs-express && ${#lb[@]} == 0 ]]; then
-    address="$(load_balancer)" \
-      || die "the service is deployed but Express Mode names no load balancer yet, so the WAF is not in front of it: run $(retry_command "$image") again in a few minutes"
-    say "first deploy: putting the web ACL in front of $address, the load balancer Express Mode made"
-    plan_and_apply "$image" -var "load_balancer_arn=$address"
+    edge="$(load_balancer)" \
+      || die "the service is deployed but Express Mode names no load balancer yet, so the WAF is not in front of it and its SLOs are not measured: run $(retry_command "$image") again in a few minutes"
+    IFS=$'\t' read -r address target_group <<<"$edge"
+    say "first deploy: putting the web ACL in front of $address, the load balancer Express Mode made, and measuring the SLOs on $target_group"
+    plan_and_apply "$image" -var "load_balancer_arn=$address" -var "target_group_arn=$target_group"
   fi
 
   local url smoke=("$REPO_ROOT/scripts/smoke.sh")
@@ -477,6 +490,20 @@ main() {
     return 0
   fi
   last_good record "$TARGET" "$image"
+  print_dashboard
+}
+
+# print_dashboard: where to watch the SLOs now. A stack applied before the
+# dashboard existed has no such output; that is not a failed deploy.
+print_dashboard() {
+  local dashboard
+  TF_DRY_VALUE="https://console.aws.amazon.com/cloudwatch/home#dashboards/dashboard/sre-kata-$TARGET"
+  if dashboard="$(tf_read output -raw dashboard_url 2>/dev/null)"; then
+    say "dashboard: $dashboard"
+    github_output dashboard_url "$dashboard"
+  else
+    say "the $TARGET state has no dashboard_url output yet: no dashboard to show"
+  fi
 }
 
 main "$@"

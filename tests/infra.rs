@@ -272,7 +272,12 @@ fn stacks_keep_state_in_s3_with_native_locking() {
 }
 
 /// Variables the scripts pass themselves, which are not settings.
-const PASSED_BY_SCRIPTS: [&str; 3] = ["image", "state_bucket", "load_balancer_arn"];
+const PASSED_BY_SCRIPTS: [&str; 4] = [
+    "image",
+    "state_bucket",
+    "load_balancer_arn",
+    "target_group_arn",
+];
 
 #[test]
 fn every_stack_setting_is_in_its_example_and_its_settings_file_is_committed() {

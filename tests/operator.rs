@@ -23,6 +23,8 @@ const LB: &str =
     "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/express-1/0123";
 const LB2: &str =
     "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/express-2/4567";
+/// The target group the stand-in AWS names beside any load balancer.
+const TG: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/express-1/89ab";
 
 /// The stand-in for terraform: one stack's state is a folder of outputs,
 /// and its S3 lock is the file `lock` there. plan, apply and destroy take
@@ -79,6 +81,7 @@ case "${args[0]:-}" in
     cat "$S/resources" 2>/dev/null
     exit 0 ;;
   output)
+    if [[ -e "$F/fail-state" ]]; then echo "Error: error loading state: AccessDenied" >&2; exit 1; fi
     name="${args[${#args[@]}-1]}"
     if [[ -e "$S/fail-output-$name" || ! -e "$S/outputs/$name" ]]; then
       echo "Error: Output \"$name\" not found" >&2; exit 1
@@ -112,6 +115,7 @@ case "${args[0]:-}" in
     printf 'arn:aws:%s:eu-west-1:123456789012:service/%s' "$stack" "$stack" >"$S/outputs/service_arn"
     # What AWS runs: the new image, unless AWS rolled the deployment back.
     if grep -qxF "$image" "$F/aws-rolls-back" 2>/dev/null; then :; else printf '%s' "$image" >"$S/running"; fi
+    printf 'https://console.example/dashboards/%s' "$stack" >"$S/outputs/dashboard_url"
     if grep -qxF "$image" "$F/bad-smoke" 2>/dev/null; then cp "$F/dead-url" "$S/outputs/service_url"
     else cp "$F/good-url" "$S/outputs/service_url"; fi
     printf 'arn:aws:ecs:eu-west-1:123456789012:service-revision/sre-kata/sre-kata/1' >"$S/outputs/service_revision_arn"
@@ -162,8 +166,16 @@ case "$1 $2" in
     fi ;;
   "s3 rm") rm -f "$F/s3/${3#s3://}" ;;
   "ecs describe-service-revisions")
-    if [[ -e "$F/lb" ]]; then cat "$F/lb"; else echo None; fi ;;
+    # --output text of [loadBalancer.arn, targetGroups[0].arn]
+    if [[ -e "$F/lb" ]]; then printf '%s\t%s\n' "$(cat "$F/lb")" "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/express-1/89ab"
+    else printf 'None\tNone\n'; fi ;;
   "ecs describe-express-gateway-service") cat "$F/stacks/ecs-express/running" ;;
+  "cloudwatch get-metric-data")
+    # The answer for an SLO is the file named after its first metric's id.
+    queries="$(printf '%s\n' "$@" | grep -m1 '^\[')"
+    first="$(grep -o '"Id":"[a-z0-9_]*"' <<<"$queries" | head -n 1 | cut -d'"' -f4)"
+    if [[ -e "$F/metric-data-$first" ]]; then cat "$F/metric-data-$first"
+    else echo "An error occurred (AccessDenied) when calling the GetMetricData operation" >&2; exit 254; fi ;;
   "apprunner describe-service") cat "$F/stacks/apprunner/running" ;;
   "ecr batch-get-image")
     id="$(printf '%s\n' "$@" | grep -E '^image(Tag|Digest)=')"
@@ -526,6 +538,14 @@ fn a_failed_release_rolls_back_to_the_last_good_image_never_to_a_failed_one() {
         "apply, then apply with the load balancer"
     );
     assert!(op.log().contains(&format!("load_balancer_arn={LB}")));
+    // The SLOs are measured on the service's target group at that load
+    // balancer, and the dashboard that shows them is printed.
+    assert!(op.log().contains(&format!("target_group_arn={TG}")));
+    assert!(
+        stderr(&first).contains("dashboard: https://console.example/dashboards/ecs-express"),
+        "{}",
+        stderr(&first)
+    );
 
     // Release B fails to apply; its rollback is cancelled, so nothing ran.
     op.append("bad-apply", B);
@@ -2126,4 +2146,171 @@ fn a_destroy_of_a_stack_that_never_had_a_good_image_succeeds() {
         summary.contains("run scripts/github-setup.sh again"),
         "{summary}"
     );
+}
+
+/// The stack's SLOs as `terraform output -json slos` gives them.
+const SLOS: &str = r#"{
+  "availability": {"objective_percent": 99.9, "window_days": 30, "region": "eu-west-1",
+    "queries": {"metrics": {"requests": {"namespace": "AWS/ApplicationELB", "metric_name": "RequestCount",
+      "dimensions": {"LoadBalancer": "app/x/1", "TargetGroup": "targetgroup/x/2"}, "stat": "Sum"}},
+      "bad": "FILL(target5, 0)", "valid": "FILL(requests, 0)", "ratio": "bad / valid"}},
+  "latency": {"objective_percent": 99, "window_days": 30, "region": "eu-west-1",
+    "queries": {"metrics": {"answered": {"namespace": "AWS/ApplicationELB", "metric_name": "TargetResponseTime",
+      "dimensions": {}, "stat": "SampleCount"}},
+      "bad": "FILL(answered, 0) - FILL(fast, 0)", "valid": "FILL(answered, 0)", "ratio": "bad / valid"}},
+  "probe": {"objective_percent": 99.9, "window_days": 30, "region": "us-east-1",
+    "queries": {"metrics": {"healthy": {"namespace": "AWS/Route53", "metric_name": "HealthCheckPercentageHealthy",
+      "dimensions": {"HealthCheckId": "abc"}, "stat": "Average"}},
+      "bad": "100 - healthy", "valid": "samples", "ratio": "bad / valid"}}
+}"#;
+
+/// GetMetricData's answer: the sums of bad and valid, in two datapoints.
+fn metric_data(bad: [f64; 2], valid: [f64; 2]) -> String {
+    format!(
+        r#"{{"MetricDataResults": [{{"Id": "bad", "Values": [{}, {}]}}, {{"Id": "valid", "Values": [{}, {}]}}]}}"#,
+        bad[0], bad[1], valid[0], valid[1]
+    )
+}
+
+/// A stack whose availability budget is 80 % left, latency's spent twice
+/// over, and the probe's untouched.
+fn with_budgets(op: &Operator) {
+    op.set("stacks/ecs-express/outputs/slos", SLOS);
+    op.set(
+        "metric-data-requests",
+        &metric_data([1.0, 1.0], [6000.0, 4000.0]),
+    );
+    op.set(
+        "metric-data-answered",
+        &metric_data([100.0, 100.0], [5000.0, 5000.0]),
+    );
+    op.set("metric-data-healthy", &metric_data([0.0, 0.0], [0.0, 0.0]));
+}
+
+#[test]
+fn the_error_budgets_are_shown_and_a_spent_one_stops_an_enforced_release() {
+    let op = Operator::new();
+    with_budgets(&op);
+    let summary = op.dir.path().join("summary.md");
+    let summary_env = [("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())];
+
+    let report = op.run(
+        "error-budget.sh",
+        &["--policy", "", "--override", "", "ecs-express"],
+        &summary_env,
+    );
+    let out = String::from_utf8_lossy(&report.stdout).into_owned();
+    assert!(report.status.success(), "{}{}", out, stderr(&report));
+    assert!(
+        out.contains("| availability | 99.9 % | 30 days | 2 | 10000 | 80.0 % |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| latency | 99 % | 30 days | 200 | 10000 | -100.0 % |"),
+        "{out}"
+    );
+    // No valid events: nothing was spent.
+    assert!(
+        out.contains("| probe | 99.9 % | 30 days | 0 | 0 | 100.0 % |"),
+        "{out}"
+    );
+    assert!(out.contains("Spent: latency. Not enforced"), "{out}");
+    assert_eq!(std::fs::read_to_string(&summary).unwrap(), out);
+    // Each SLO over its whole window, in its own region, with the
+    // expressions the alarms use.
+    let log = op.log();
+    assert!(log.contains("--region us-east-1"), "{log}");
+    assert_eq!(log.matches("\"Period\":2592000").count(), 3, "{log}");
+    assert!(log.contains("{\"Id\":\"bad\",\"Expression\":\"FILL(answered, 0) - FILL(fast, 0)\",\"ReturnData\":true}"), "{log}");
+
+    let enforced = op.run(
+        "error-budget.sh",
+        &["--policy", "enforce", "--override", "", "ecs-express"],
+        &[],
+    );
+    assert_eq!(enforced.status.code(), Some(1), "{}", stderr(&enforced));
+    assert!(String::from_utf8_lossy(&enforced.stdout).contains("stops releases but the fix"));
+
+    let overridden = op.run(
+        "error-budget.sh",
+        &[
+            "--policy",
+            "enforce",
+            "--override",
+            "the fix for the latency regression",
+            "ecs-express",
+        ],
+        &[],
+    );
+    assert!(overridden.status.success(), "{}", stderr(&overridden));
+    assert!(String::from_utf8_lossy(&overridden.stdout)
+        .contains("Deploying anyway, overridden: the fix for the latency regression"));
+}
+
+#[test]
+fn budgets_left_everywhere_pass_an_enforced_release() {
+    let op = Operator::new();
+    with_budgets(&op);
+    op.set(
+        "metric-data-answered",
+        &metric_data([10.0, 0.0], [5000.0, 5000.0]),
+    );
+    let run = op.run(
+        "error-budget.sh",
+        &["--policy", "enforce", "ecs-express"],
+        &[],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("Every budget has some left."));
+}
+
+#[test]
+fn a_stack_without_slos_has_no_budget_to_check() {
+    let op = Operator::new();
+    let run = op.run(
+        "error-budget.sh",
+        &["--policy", "enforce", "apprunner"],
+        &[],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("No SLOs in the apprunner state yet"));
+}
+
+#[test]
+fn budgets_that_cannot_be_read_stop_the_release_even_unenforced() {
+    let op = Operator::new();
+    with_budgets(&op);
+    std::fs::remove_file(op.fake().join("metric-data-healthy")).unwrap();
+    let run = op.run("error-budget.sh", &["ecs-express"], &[]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        stderr(&run).contains("cannot read the probe SLO's metrics"),
+        "{}",
+        stderr(&run)
+    );
+}
+
+#[test]
+fn a_state_that_cannot_be_read_is_no_budget_and_no_pass() {
+    let op = Operator::new();
+    with_budgets(&op);
+    op.set("fail-state", "");
+    let run = op.run("error-budget.sh", &["ecs-express"], &[]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        stderr(&run).contains("cannot read the SLOs from the ecs-express state"),
+        "{}",
+        stderr(&run)
+    );
+}
+
+#[test]
+fn error_budget_refuses_an_unknown_policy_in_one_line() {
+    let op = Operator::new();
+    let run = op.run(
+        "error-budget.sh",
+        &["--policy", "strict", "ecs-express"],
+        &[],
+    );
+    assert_one_line_error(&run, "--policy is report or enforce");
 }

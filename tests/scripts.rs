@@ -10,7 +10,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const SCRIPTS: [&str; 21] = [
+const SCRIPTS: [&str; 22] = [
     "bench.sh",
     "fuzz.sh",
     "soak.sh",
@@ -32,6 +32,7 @@ const SCRIPTS: [&str; 21] = [
     "deploy-target.sh",
     "upstream-advisories.sh",
     "mutants.sh",
+    "error-budget.sh",
 ];
 
 fn repo() -> &'static Path {

@@ -95,7 +95,14 @@ fn inputs(root: &str, case: &Case, state_bucket: &str) -> Map<String, Value> {
         m.insert("image".into(), Value::from(image));
     }
     if case.optional && (root.ends_with("apprunner") || root.ends_with("ecs-express")) {
-        m.insert("alarm_email".into(), Value::from("alarms@example.com"));
+        m.insert("page_email".into(), Value::from("pages@example.com"));
+        m.insert("ticket_email".into(), Value::from("tickets@example.com"));
+    }
+    if root != "bootstrap" {
+        m.insert(
+            "probe_metrics_region".into(),
+            Value::from(probe_region(sample)),
+        );
     }
     if case.optional && root.ends_with("ecs-express") {
         let lb = format!(
@@ -103,8 +110,24 @@ fn inputs(root: &str, case: &Case, state_bucket: &str) -> Map<String, Value> {
             sample.partition, sample.region, sample.account
         );
         m.insert("load_balancer_arn".into(), Value::from(lb));
+        let tg = format!(
+            "arn:{}:elasticloadbalancing:{}:{}:targetgroup/ecs-express-gateway-tg-x/fedcba9876543210",
+            sample.partition, sample.region, sample.account
+        );
+        m.insert("target_group_arn".into(), Value::from(tg));
     }
     m
+}
+
+/// Where a case's stacks keep the probe's alarms: us-east-1, the default,
+/// in the aws partition; elsewhere a sample only, so that no policy may
+/// assume us-east-1.
+fn probe_region(sample: &Sample) -> &'static str {
+    if sample.partition == "aws" {
+        "us-east-1"
+    } else {
+        "cn-northwest-1"
+    }
 }
 
 /// Every root rendered for one case.
@@ -149,6 +172,7 @@ fn roles(manifest: &Manifest, world: &World, case: &Case, bucket: &str) -> Vec<C
             sample: &case.sample,
             name: case.name,
             state_bucket: bucket.to_owned(),
+            probe_region: probe_region(&case.sample),
         },
     };
     manifest
@@ -219,6 +243,7 @@ fn every_resource_and_data_source_is_in_the_manifest_with_the_arn_it_will_have()
                 sample: &case.sample,
                 name: case.name,
                 state_bucket: bucket.to_owned(),
+                probe_region: probe_region(&case.sample),
             },
         };
         let mut problems = Vec::new();
@@ -229,7 +254,7 @@ fn every_resource_and_data_source_is_in_the_manifest_with_the_arn_it_will_have()
                 match expander.pattern_of(instance) {
                     Err(e) => problems.push(e),
                     Ok(None) => {
-                        if instance.attr("arn").is_some() {
+                        if instance.attr(instance.arn_attribute()).is_some() {
                             problems.push(format!(
                                 "{root}: {} has an ARN; give its pattern, not none",
                                 instance.address
@@ -237,7 +262,7 @@ fn every_resource_and_data_source_is_in_the_manifest_with_the_arn_it_will_have()
                         }
                     }
                     Ok(Some(pattern)) => {
-                        let arn = instance.string("arn");
+                        let arn = instance.string(instance.arn_attribute());
                         if !iam::matches(&pattern, &arn) {
                             problems.push(format!(
                                 "{root}: {} will be {arn}, which its pattern {pattern} does not match",

@@ -235,6 +235,8 @@ pub struct Placeholders<'a> {
     pub sample: &'a Sample,
     pub name: &'a str,
     pub state_bucket: String,
+    /// Where the service stacks put the probe's alarms, topics and key.
+    pub probe_region: &'a str,
 }
 
 impl Placeholders<'_> {
@@ -251,6 +253,7 @@ impl Placeholders<'_> {
             let value = match key {
                 "partition" => self.sample.partition.to_owned(),
                 "region" => self.sample.region.to_owned(),
+                "probe_region" => self.probe_region.to_owned(),
                 "account" => self.sample.account.to_owned(),
                 "name" => self.name.to_owned(),
                 "state_bucket" => self.state_bucket.clone(),
@@ -356,7 +359,7 @@ impl Expander<'_> {
         })?;
         Ok(Target {
             pattern,
-            concrete: instance.string("arn"),
+            concrete: instance.string(instance.arn_attribute()),
             tags: tags_of(instance),
             identified_by: self.entry_of(instance)?.identified_by(),
         })
@@ -368,7 +371,9 @@ impl Expander<'_> {
             .roots
             .iter()
             .flat_map(|r| r.instances.iter())
-            .find(|i| i.mode == Mode::Managed && i.attr("arn") == Some(&Value::from(arn)))
+            .find(|i| {
+                i.mode == Mode::Managed && i.attr(i.arn_attribute()) == Some(&Value::from(arn))
+            })
     }
 
     fn find(&self, root: &str, address: &str) -> Result<&Instance, String> {
@@ -428,7 +433,7 @@ impl Expander<'_> {
             if let Some(subject) = subject {
                 if let Some(pattern) = self.pattern_of(subject)? {
                     as_pattern.insert("self".to_owned(), pattern);
-                    as_concrete.insert("self".to_owned(), subject.string("arn"));
+                    as_concrete.insert("self".to_owned(), subject.string(subject.arn_attribute()));
                     tags = tags_of(subject);
                 }
                 let attrs = attr_placeholders(on, subject)?;

@@ -59,6 +59,15 @@ impl Instance {
         self.attrs.get(name)
     }
 
+    /// The attribute that holds the instance's ARN: `arn`, but where the
+    /// provider names it otherwise.
+    pub fn arn_attribute(&self) -> &'static str {
+        match self.kind.as_str() {
+            "aws_cloudwatch_dashboard" => "dashboard_arn",
+            _ => "arn",
+        }
+    }
+
     /// The attribute as a string, or a panic naming the instance.
     pub fn string(&self, name: &str) -> String {
         match self.attrs.get(name) {
@@ -421,6 +430,11 @@ impl ModuleCall<'_> {
                             .map(|i| Value::Object(i.attrs.clone()))
                             .collect(),
                     ),
+                    Counted::Keyed(list) => Value::Object(
+                        list.iter()
+                            .map(|(k, i)| (k.clone(), Value::Object(i.attrs.clone())))
+                            .collect(),
+                    ),
                 };
                 let table = match mode {
                     Mode::Managed => &mut known.resources,
@@ -433,6 +447,7 @@ impl ModuleCall<'_> {
                 match instances {
                     Counted::One(i) => found.push(i),
                     Counted::Many(list) => found.extend(list),
+                    Counted::Keyed(list) => found.extend(list.into_iter().map(|(_, i)| i)),
                 }
             }
             Node::Module(block) => {
@@ -445,14 +460,35 @@ impl ModuleCall<'_> {
                     source.starts_with("../"),
                     "module {name}: only local modules"
                 );
-                let mut inputs = Map::new();
-                for a in block.body().attributes() {
-                    if a.key() == "source" || META_ARGUMENTS.contains(&a.key()) {
-                        continue;
+                let inputs = |ctx: &Context| -> Result<Map<String, Value>, String> {
+                    let mut inputs = Map::new();
+                    for a in block.body().attributes() {
+                        if a.key() == "source" || META_ARGUMENTS.contains(&a.key()) {
+                            continue;
+                        }
+                        let value = a.expr().evaluate(ctx).map_err(|e| e.to_string())?;
+                        inputs.insert(a.key().to_owned(), value);
                     }
-                    let value = a.expr().evaluate(ctx).map_err(|e| e.to_string())?;
-                    inputs.insert(a.key().to_owned(), value);
-                }
+                    Ok(inputs)
+                };
+                // Every instance's inputs first, so that a pending one
+                // renders nothing.
+                let instances: Vec<(Option<String>, Map<String, Value>)> =
+                    match attribute(block.body(), "for_each") {
+                        None => vec![(None, inputs(ctx)?)],
+                        Some(for_each) => {
+                            let items = for_each_items(
+                                &for_each.evaluate(ctx).map_err(|e| e.to_string())?,
+                            )?;
+                            items
+                                .into_iter()
+                                .map(|(key, value)| {
+                                    let ctx = with_each(ctx, &key, value);
+                                    inputs(&ctx).map(|i| (Some(key), i))
+                                })
+                                .collect::<Result<_, _>>()?
+                        }
+                    };
                 // The child inherits the root provider's default tags, so
                 // wait for them.
                 if self.prefix.is_empty() && known.default_tags.is_none() && self.has_default_tags()
@@ -460,17 +496,33 @@ impl ModuleCall<'_> {
                     return Err("waiting for the provider's default_tags".into());
                 }
                 let dir = self.dir.join(&source);
-                let child = ModuleCall {
-                    root: self.root,
-                    dir: dir.clone(),
-                    prefix: format!("{}module.{name}.", self.prefix),
-                    inputs,
-                    default_tags: known.default_tags.clone(),
-                };
-                let outputs = child.render(&parse_dir(&dir), world, sample, found);
-                known
-                    .modules
-                    .insert(name.to_owned(), Value::Object(outputs));
+                let files = parse_dir(&dir);
+                let mut keyed = Map::new();
+                for (key, inputs) in instances {
+                    let address = match &key {
+                        None => format!("{}module.{name}.", self.prefix),
+                        Some(k) => format!("{}module.{name}[\"{k}\"].", self.prefix),
+                    };
+                    let child = ModuleCall {
+                        root: self.root,
+                        dir: dir.clone(),
+                        prefix: address,
+                        inputs,
+                        default_tags: known.default_tags.clone(),
+                    };
+                    let outputs = Value::Object(child.render(&files, world, sample, found));
+                    match key {
+                        None => {
+                            known.modules.insert(name.to_owned(), outputs);
+                        }
+                        Some(k) => {
+                            keyed.insert(k, outputs);
+                        }
+                    }
+                }
+                if attribute(block.body(), "for_each").is_some() {
+                    known.modules.insert(name.to_owned(), Value::Object(keyed));
+                }
             }
         }
         Ok(())
@@ -492,10 +544,6 @@ impl ModuleCall<'_> {
         known: &Known,
     ) -> Result<Counted, String> {
         let (kind, name) = (label(block, 0), label(block, 1));
-        assert!(
-            attribute(block.body(), "for_each").is_none(),
-            "{kind}.{name}: for_each on resources is not rendered here yet"
-        );
         if mode == Mode::Managed
             && self.prefix.is_empty()
             && known.default_tags.is_none()
@@ -533,6 +581,15 @@ impl ModuleCall<'_> {
             }
             Ok(instance)
         };
+        if let Some(for_each) = attribute(block.body(), "for_each") {
+            let items = for_each_items(&for_each.evaluate(ctx).map_err(|e| e.to_string())?)?;
+            let mut keyed = Vec::new();
+            for (key, value) in items {
+                let ctx = with_each(ctx, &key, value);
+                keyed.push((key.clone(), one(&ctx, format!("{base}[\"{key}\"]"))?));
+            }
+            return Ok(Counted::Keyed(keyed));
+        }
         match attribute(block.body(), "count") {
             None => Ok(Counted::One(one(ctx, base)?)),
             Some(count) => {
@@ -558,6 +615,37 @@ impl ModuleCall<'_> {
 enum Counted {
     One(Instance),
     Many(Vec<Instance>),
+    /// `for_each`: the instances by key.
+    Keyed(Vec<(String, Instance)>),
+}
+
+/// `for_each`'s keys and values, in Terraform's order (lexical by key): a
+/// map's entries, or a set of strings, each its own key and value.
+fn for_each_items(value: &Value) -> Result<Vec<(String, Value)>, String> {
+    let mut items: Vec<(String, Value)> = match value {
+        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        Value::Array(set) => set
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok((s.clone(), v.clone())),
+                other => Err(format!("for_each over a set holding {other:?}")),
+            })
+            .collect::<Result<_, _>>()?,
+        other => return Err(format!("for_each over {other:?}")),
+    };
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    items.dedup_by(|a, b| a.0 == b.0);
+    Ok(items)
+}
+
+/// The context with `each.key` and `each.value` declared.
+fn with_each<'c>(ctx: &Context<'c>, key: &str, value: Value) -> Context<'c> {
+    let mut ctx = ctx.clone();
+    let mut each = Map::new();
+    each.insert("key".to_owned(), Value::from(key));
+    each.insert("value".to_owned(), value);
+    ctx.declare_var("each", Value::Object(each));
+    ctx
 }
 
 /// A block's arguments and nested blocks, evaluated: nested blocks become
@@ -711,7 +799,126 @@ fn functions() -> Context<'static> {
             .variadic_param(ParamType::Number)
             .build(max),
     );
+    ctx.declare_func(
+        "toset",
+        FuncDef::builder()
+            .param(ParamType::array_of(ParamType::Any))
+            .build(toset),
+    );
+    ctx.declare_func(
+        "distinct",
+        FuncDef::builder()
+            .param(ParamType::array_of(ParamType::Any))
+            .build(distinct),
+    );
+    ctx.declare_func(
+        "join",
+        FuncDef::builder()
+            .params([ParamType::String, ParamType::array_of(ParamType::String)])
+            .build(join),
+    );
+    ctx.declare_func(
+        "split",
+        FuncDef::builder()
+            .params([ParamType::String, ParamType::String])
+            .build(split),
+    );
+    ctx.declare_func(
+        "title",
+        FuncDef::builder().param(ParamType::String).build(title),
+    );
+    ctx.declare_func(
+        "lookup",
+        FuncDef::builder()
+            .params([
+                ParamType::object_of(ParamType::Any),
+                ParamType::String,
+                ParamType::Any,
+            ])
+            .build(lookup),
+    );
+    ctx.declare_func(
+        "coalesce",
+        FuncDef::builder()
+            .variadic_param(ParamType::Any)
+            .build(coalesce),
+    );
     ctx
+}
+
+/// A set of strings: Terraform orders them lexically.
+fn toset(args: FuncArgs) -> Result<Value, String> {
+    let list = args[0].as_array().ok_or("toset of a non-list")?;
+    let mut strings = list
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or("toset: only sets of strings are rendered here")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    strings.sort();
+    strings.dedup();
+    Ok(Value::Array(strings.into_iter().map(Value::from).collect()))
+}
+
+fn distinct(args: FuncArgs) -> Result<Value, String> {
+    let list = args[0].as_array().ok_or("distinct of a non-list")?;
+    let mut out: Vec<Value> = Vec::new();
+    for v in list {
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+fn join(args: FuncArgs) -> Result<Value, String> {
+    let sep = args[0].as_str().ok_or("join: the separator is a string")?;
+    let parts = args[1]
+        .as_array()
+        .ok_or("join of a non-list")?
+        .iter()
+        .map(|v| v.as_str().ok_or("join: only strings"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Value::from(parts.join(sep)))
+}
+
+fn split(args: FuncArgs) -> Result<Value, String> {
+    match (args[0].as_str(), args[1].as_str()) {
+        (Some(sep), Some(s)) => Ok(Value::Array(s.split(sep).map(Value::from).collect())),
+        _ => Err("split takes strings".into()),
+    }
+}
+
+/// Terraform's title(): the first letter of each word in upper case.
+fn title(args: FuncArgs) -> Result<Value, String> {
+    let s = args[0].as_str().ok_or("title takes a string")?;
+    let mut out = String::new();
+    let mut start = true;
+    for c in s.chars() {
+        if start {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        start = c.is_whitespace();
+    }
+    Ok(Value::from(out))
+}
+
+fn lookup(args: FuncArgs) -> Result<Value, String> {
+    let map = args[0].as_object().ok_or("lookup in a non-object")?;
+    let key = args[1].as_str().ok_or("lookup: the key is a string")?;
+    Ok(map.get(key).cloned().unwrap_or_else(|| args[2].clone()))
+}
+
+/// The first argument that is neither null nor an empty string.
+fn coalesce(args: FuncArgs) -> Result<Value, String> {
+    args.iter()
+        .find(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
+        .cloned()
+        .ok_or_else(|| "coalesce: no non-null argument".into())
 }
 
 fn max(args: FuncArgs) -> Result<Value, String> {
@@ -890,7 +1097,13 @@ fn fake_uuid(root: &str, address: &str) -> String {
 /// The attributes AWS computes for an instance: ARNs from the documented
 /// formats, ids, and what data sources find in the rest of the world.
 fn computed(i: &Instance, world: &World, s: &Sample) -> Result<Map<String, Value>, String> {
-    let (p, r, a) = (s.partition, s.region, s.account);
+    // Provider v6: a resource's own `region` argument overrides the
+    // provider's.
+    let r = match i.attrs.get("region") {
+        Some(Value::String(own)) => own.as_str(),
+        _ => s.region,
+    };
+    let (p, a) = (s.partition, s.account);
     let in_region = |service: &str| format!("arn:{p}:{service}:{r}:{a}");
     let get = |name: &str| -> Result<String, String> {
         match i.attrs.get(name) {
@@ -1040,6 +1253,33 @@ fn computed(i: &Instance, world: &World, s: &Sample) -> Result<Map<String, Value
             let name = get("alarm_name")?;
             set("arn", format!("{}:alarm:{name}", in_region("cloudwatch")));
             set("id", name);
+        }
+        (Mode::Managed, "aws_cloudwatch_composite_alarm") => {
+            let name = get("alarm_name")?;
+            set("arn", format!("{}:alarm:{name}", in_region("cloudwatch")));
+            set("id", name);
+        }
+        (Mode::Managed, "aws_cloudwatch_dashboard") => {
+            // Dashboards are global: no region in the ARN (SAR).
+            let name = get("dashboard_name")?;
+            set(
+                "dashboard_arn",
+                format!("arn:{p}:cloudwatch::{a}:dashboard/{name}"),
+            );
+            set("id", name);
+        }
+        (Mode::Managed, "aws_cloudwatch_query_definition") => {
+            set("query_definition_id", uuid.clone());
+            set(
+                "arn",
+                format!("{}:query-definition:{uuid}", in_region("logs")),
+            );
+            set("id", uuid);
+        }
+        (Mode::Managed, "aws_route53_health_check") => {
+            // Route 53 is global: no region or account in the ARN.
+            set("arn", format!("arn:{p}:route53:::healthcheck/{uuid}"));
+            set("id", uuid);
         }
         (Mode::Managed, "aws_sns_topic") => {
             let arn = format!("{}:{}", in_region("sns"), get("name")?);

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Prefix of the alarm names and name of the SNS topic."
+  description = "Prefix of the alarm names."
   type        = string
 
   validation {
@@ -8,57 +8,18 @@ variable "name" {
   }
 }
 
-variable "alarm_email" {
-  description = "E-mail address subscribed to the alarm topic; null for none. AWS mails a confirmation link first."
+variable "topic_arn" {
+  description = "SNS topic the alarms notify: the stack's ticket topic."
   type        = string
-  default     = null
-
-  validation {
-    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
-    error_message = "Give an e-mail address, or null."
-  }
 }
 
-variable "kms_key_arn" {
-  description = "KMS key that encrypts the SNS topic; its policy must let CloudWatch alarms use it."
+variable "runbook_url" {
+  description = "docs/operations.md as the operators read it: each alarm's description ends with a link to its section."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
-    error_message = "Pass the ARN of a KMS key."
-  }
-}
-
-variable "requests_metric" {
-  description = "The metric counting requests (summed per minute)."
-  type = object({
-    namespace   = string
-    metric_name = string
-    dimensions  = map(string)
-  })
-}
-
-variable "server_errors_metric" {
-  description = "The metric counting 5xx responses (summed per minute)."
-  type = object({
-    namespace   = string
-    metric_name = string
-    dimensions  = map(string)
-  })
-}
-
-variable "latency_metric" {
-  description = "The request latency metric, and how many of its units make a millisecond (1 for ms, 1000 for µs)."
-  type = object({
-    namespace    = string
-    metric_name  = string
-    dimensions   = map(string)
-    units_per_ms = number
-  })
-
-  validation {
-    condition     = var.latency_metric.units_per_ms > 0
-    error_message = "units_per_ms must be positive."
+    condition     = can(regex("^https://[^ #]+$", var.runbook_url))
+    error_message = "Give an https URL without a fragment."
   }
 }
 
@@ -102,41 +63,8 @@ variable "max_capacity" {
   }
 }
 
-variable "error_rate_threshold_percent" {
-  description = "Alarm when more than this share of requests fail with 5xx."
-  type        = number
-  default     = 1
-
-  validation {
-    condition     = var.error_rate_threshold_percent > 0 && var.error_rate_threshold_percent <= 100
-    error_message = "The threshold is a percentage above 0."
-  }
-}
-
-variable "error_rate_min_requests" {
-  description = "Minutes with fewer requests than this do not count towards the error-rate alarm, so that one failure in two requests does not page anyone."
-  type        = number
-  default     = 10
-
-  validation {
-    condition     = var.error_rate_min_requests >= 1
-    error_message = "At least one request."
-  }
-}
-
-variable "latency_p99_threshold_ms" {
-  description = "Alarm when the 99th percentile of request latency exceeds this many milliseconds."
-  type        = number
-  default     = 250
-
-  validation {
-    condition     = var.latency_p99_threshold_ms > 0
-    error_message = "The threshold is positive."
-  }
-}
-
 variable "tags" {
-  description = "Tags for the topic and the alarms."
+  description = "Tags for the alarms."
   type        = map(string)
   default     = {}
 }

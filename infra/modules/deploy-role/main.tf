@@ -201,21 +201,61 @@ data "aws_iam_policy_document" "deploy" {
   }
 
   statement {
-    sid       = "RefreshTheTopic"
+    sid       = "RefreshTheTopics"
     actions   = ["sns:GetTopicAttributes", "sns:ListTagsForResource"]
-    resources = [var.refresh.topic]
+    resources = var.refresh.topics
   }
 
   dynamic "statement" {
-    for_each = var.refresh.topic_has_subscriptions ? [1] : []
+    for_each = length(var.refresh.subscribed_topics) > 0 ? [1] : []
 
     content {
       sid     = "RefreshSubscriptions"
       actions = ["sns:GetSubscriptionAttributes"]
       # Authorized on the topic (SAR); a subscription's own ARN is the
-      # topic's with :<id>, so both forms are granted, for this topic only.
-      resources = [var.refresh.topic, "${var.refresh.topic}:*"]
+      # topic's with :<id>, so both forms are granted, for these topics only.
+      resources = concat(var.refresh.subscribed_topics, [for t in var.refresh.subscribed_topics : "${t}:*"])
     }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.refresh.dashboards) > 0 ? [1] : []
+
+    content {
+      sid       = "RefreshTheDashboards"
+      actions   = ["cloudwatch:GetDashboard"]
+      resources = var.refresh.dashboards
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.refresh.health_checks) > 0 ? [1] : []
+
+    content {
+      sid       = "RefreshTheHealthChecks"
+      actions   = ["route53:GetHealthCheck", "route53:ListTagsForResource"]
+      resources = var.refresh.health_checks
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.refresh.query_definitions ? [1] : []
+
+    content {
+      sid     = "RefreshTheSavedQueries"
+      actions = ["logs:DescribeQueryDefinitions"]
+      # DescribeQueryDefinitions has no resource-level permissions (SAR).
+      resources = ["*"]
+    }
+  }
+
+  # --- the error budget (scripts/error-budget.sh, before a release) -------
+
+  statement {
+    sid     = "ReadTheErrorBudgets"
+    actions = ["cloudwatch:GetMetricData"]
+    # GetMetricData has no resource-level permissions (SAR).
+    resources = ["*"]
   }
 
   # --- the service: its own reads, the update, and its roles ---------------

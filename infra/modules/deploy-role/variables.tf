@@ -64,8 +64,11 @@ variable "refresh" {
     log_groups               = list(string)
     metric_filter_log_groups = list(string)
     alarms                   = list(string)
-    topic                    = string
-    topic_has_subscriptions  = bool
+    topics                   = list(string)
+    subscribed_topics        = list(string)
+    dashboards               = list(string)
+    health_checks            = list(string)
+    query_definitions        = bool
   })
 }
 

@@ -30,16 +30,22 @@ locals {
       inline_policies = ["${var.name}-apprunner-access", "${var.name}-apprunner-github-deploy"]
       attached        = []
       log_groups      = ["aws-waf-logs-${var.name}-apprunner"]
-      alarms          = ["5xx-rate", "latency-p99", "at-max-capacity"]
+      alarms          = ["at-max-capacity"]
     }
     ecs-express = {
       prefix          = "${var.name}-ecs-express"
       inline_policies = ["${var.name}-ecs-execution", "${var.name}-ecs-express-github-deploy"]
       attached        = ["${var.name}-ecs-infrastructure"]
       log_groups      = ["aws-waf-logs-${var.name}-ecs-express", "/ecs/${var.name}"]
-      alarms          = ["5xx-rate", "latency-p99", "at-max-capacity", "refused-surge"]
+      alarms          = ["at-max-capacity", "refused-surge"]
     }
   }
+  # The SLOs' alarms (infra/modules/slo-alarms at its default alerts): one
+  # per window, and one alert per severity; the probe's live in
+  # var.probe_metrics_region.
+  slo_alarms = flatten([for slo in ["availability", "latency", "probe"] : [
+    for a in ["page-1h", "page-5m", "page-6h", "page-30m", "ticket-3d", "ticket-6h", "page", "ticket"] : "${slo}-${a}"
+  ]])
   prefixes = [for s in values(local.stacks) : s.prefix]
 
   states = flatten([for stack in keys(local.stacks) : [
@@ -59,10 +65,20 @@ locals {
   web_acls = [for p in local.prefixes : "${local.arn}:wafv2:${local.in_region}:regional/webacl/${p}/*"]
   # CloudWatch Logs documents log-group ARNs with and without a :*
   # suffix; both name the group alone.
-  log_groups             = [for g in flatten([for s in values(local.stacks) : s.log_groups]) : "${local.arn}:logs:${local.in_region}:log-group:${g}"]
-  ecs_log_group          = "${local.arn}:logs:${local.in_region}:log-group:/ecs/${var.name}"
-  alarms                 = flatten([for s in values(local.stacks) : [for a in s.alarms : "${local.arn}:cloudwatch:${local.in_region}:alarm:${s.prefix}-${a}"]])
-  topics                 = [for p in local.prefixes : "${local.arn}:sns:${local.in_region}:${p}-alarms"]
+  log_groups      = [for g in flatten([for s in values(local.stacks) : s.log_groups]) : "${local.arn}:logs:${local.in_region}:log-group:${g}"]
+  ecs_log_group   = "${local.arn}:logs:${local.in_region}:log-group:/ecs/${var.name}"
+  in_probe_region = "${var.probe_metrics_region}:${local.account}"
+  alarms = flatten([for s in values(local.stacks) : concat(
+    [for a in s.alarms : "${local.arn}:cloudwatch:${local.in_region}:alarm:${s.prefix}-${a}"],
+    [for a in local.slo_alarms : "${local.arn}:cloudwatch:${startswith(a, "probe-") ? local.in_probe_region : local.in_region}:alarm:${s.prefix}-${a}"],
+  )])
+  topics = flatten([for p in local.prefixes : [
+    "${local.arn}:sns:${local.in_region}:${p}-page",
+    "${local.arn}:sns:${local.in_region}:${p}-ticket",
+    "${local.arn}:sns:${local.in_probe_region}:${p}-probe-page",
+    "${local.arn}:sns:${local.in_probe_region}:${p}-probe-ticket",
+  ]])
+  dashboards             = [for p in local.prefixes : "${local.arn}:cloudwatch::${local.account}:dashboard/${p}"]
   apprunner              = "${local.arn}:apprunner:${local.in_region}"
   apprunner_svc          = "${local.apprunner}:service/${var.name}/*"
   ecs                    = "${local.arn}:ecs:${local.in_region}"
@@ -166,7 +182,8 @@ data "aws_iam_policy_document" "destroy" {
       "kms:ListResourceTags",
       "kms:ScheduleKeyDeletion",
     ]
-    resources = ["${local.arn}:kms:${local.in_region}:key/*"]
+    # The probe's key encrypts its topics in the probe's region.
+    resources = distinct(["${local.arn}:kms:${local.in_region}:key/*", "${local.arn}:kms:${local.in_probe_region}:key/*"])
 
     condition {
       test     = "StringEquals"
@@ -212,7 +229,9 @@ data "aws_iam_policy_document" "destroy" {
     actions = [
       "elasticloadbalancing:SetWebAcl",
       "logs:DeleteLogDelivery",
+      "logs:DeleteQueryDefinition",
       "logs:DescribeLogGroups",
+      "logs:DescribeQueryDefinitions",
     ]
     # None of these supports resource-level permissions (SAR).
     resources = ["*"]
@@ -261,6 +280,22 @@ data "aws_iam_policy_document" "destroy" {
       "sns:SetTopicAttributes",
     ]
     resources = local.topics
+  }
+
+  statement {
+    sid       = "RefreshAndDeleteTheDashboards"
+    actions   = ["cloudwatch:DeleteDashboards", "cloudwatch:GetDashboard"]
+    resources = local.dashboards
+  }
+
+  # --- the black-box probe ------------------------------------------------
+
+  statement {
+    sid     = "RefreshAndDeleteTheHealthChecks"
+    actions = ["route53:DeleteHealthCheck", "route53:GetHealthCheck", "route53:ListTagsForResource"]
+    # Route 53 picks a health check's id, and its health-check actions have
+    # no condition keys (SAR): no narrower grant can be written.
+    resources = ["${local.arn}:route53:::healthcheck/*"]
   }
 
   # --- App Runner -------------------------------------------------------

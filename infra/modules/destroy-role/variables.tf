@@ -48,3 +48,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "probe_metrics_region" {
+  description = "Where the service stacks keep the probe's alarms, topics and key (their probe_metrics_region)."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.probe_metrics_region))
+    error_message = "probe_metrics_region is a region name such as us-east-1."
+  }
+}

@@ -3,7 +3,9 @@
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
-data "aws_region" "current" {}
+data "aws_region" "current" {
+  region = var.region
+}
 
 data "aws_iam_policy_document" "key" {
   # In a key policy, the resource "*" is the key itself, and the account root
@@ -66,6 +68,7 @@ data "aws_iam_policy_document" "key" {
 }
 
 resource "aws_kms_key" "this" {
+  region                  = var.region
   description             = var.description
   enable_key_rotation     = true
   deletion_window_in_days = var.deletion_window_in_days
@@ -78,6 +81,8 @@ resource "aws_kms_key" "this" {
 # without one; the key's description and tags name it instead.
 resource "aws_kms_alias" "this" {
   count = var.create_alias ? 1 : 0
+
+  region = var.region
 
   name          = "alias/${var.name}"
   target_key_id = aws_kms_key.this.key_id

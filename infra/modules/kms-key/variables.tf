@@ -47,3 +47,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "region" {
+  description = "Region of the key; null for the provider's. A key encrypts only in its own region, so topics elsewhere need a key there."
+  type        = string
+  default     = null
+}

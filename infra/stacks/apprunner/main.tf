@@ -65,22 +65,170 @@ locals {
     namespace  = "AWS/AppRunner"
     dimensions = { ServiceName = module.service.service_name, ServiceID = module.service.service_id }
   }
+  # Where operators read the SLOs and runbooks: alarms link to them.
+  docs_url = "https://github.com/${var.github_repository}/blob/main/docs"
+  runbook  = "${local.docs_url}/operations.md"
+
+  # The SLIs are App Runner's own request metrics, taken where users meet
+  # the service: its load balancer. docs/slo.md states each exactly.
+  slis = {
+    availability = {
+      promise = "${var.availability_objective_percent} % of valid requests answered without a 5xx over ${var.slo_window_days} days"
+      target  = var.availability_objective_percent
+      metrics = {
+        requests = merge(local.app_runner_metric, { metric_name = "Requests", stat = "Sum" })
+        status4  = merge(local.app_runner_metric, { metric_name = "4xxStatusResponses", stat = "Sum" })
+        status5  = merge(local.app_runner_metric, { metric_name = "5xxStatusResponses", stat = "Sum" })
+      }
+      bad   = "FILL(status5, 0)"
+      valid = "FILL(requests, 0) - FILL(status4, 0)"
+    }
+    latency = {
+      promise = "${var.latency_objective_percent} % of requests answered within ${var.latency_threshold_ms} ms over ${var.slo_window_days} days"
+      target  = var.latency_objective_percent
+      metrics = {
+        answered = merge(local.app_runner_metric, { metric_name = "RequestLatency", stat = "SampleCount" })
+        # Trimmed count: the requests that took at most the threshold (ms).
+        fast = merge(local.app_runner_metric, { metric_name = "RequestLatency", stat = "TC(:${var.latency_threshold_ms})" })
+      }
+      bad   = "FILL(answered, 0) - FILL(fast, 0)"
+      valid = "FILL(answered, 0)"
+    }
+  }
+}
+
+module "topics" {
+  source = "../../modules/alert-topics"
+
+  name         = local.prefix
+  kms_key_arn  = module.key.key_arn
+  page_email   = var.page_email
+  ticket_email = var.ticket_email
+}
+
+module "slo" {
+  source   = "../../modules/slo-alarms"
+  for_each = local.slis
+
+  name              = "${local.prefix}-${each.key}"
+  promise           = each.value.promise
+  objective_percent = each.value.target
+  window_days       = var.slo_window_days
+  metrics           = each.value.metrics
+  bad_events        = each.value.bad
+  valid_events      = each.value.valid
+  min_valid_events  = var.slo_min_valid_requests
+  page_topic_arn    = module.topics.page_topic_arn
+  ticket_topic_arn  = module.topics.ticket_topic_arn
+  runbook_url       = "${local.runbook}#${each.key}-alerts"
+}
+
+# The black-box probe, and its alerts where Route 53 publishes its metrics,
+# with topics (and their key) of their own there.
+module "probe" {
+  source = "../../modules/black-box-probe"
+
+  name            = local.prefix
+  host            = trimprefix(module.service.service_url, "https://")
+  checker_regions = var.probe_checker_regions
+}
+
+module "probe_key" {
+  source = "../../modules/kms-key"
+
+  name                    = "${local.prefix}-probe"
+  region                  = var.probe_metrics_region
+  description             = "Encrypts the probe's alert topics of ${var.name} on App Runner."
+  create_alias            = false
+  allow_cloudwatch_logs   = false
+  allow_cloudwatch_alarms = true
+}
+
+module "probe_topics" {
+  source = "../../modules/alert-topics"
+
+  name         = "${local.prefix}-probe"
+  region       = var.probe_metrics_region
+  kms_key_arn  = module.probe_key.key_arn
+  page_email   = var.page_email
+  ticket_email = var.ticket_email
+}
+
+module "probe_slo" {
+  source = "../../modules/slo-alarms"
+
+  name              = "${local.prefix}-probe"
+  region            = var.probe_metrics_region
+  promise           = "${var.availability_objective_percent} % of the probe's requests answered right over ${var.slo_window_days} days"
+  objective_percent = var.availability_objective_percent
+  window_days       = var.slo_window_days
+  metrics = {
+    healthy = merge(module.probe.metric, { stat = "Average" })
+    samples = merge(module.probe.metric, { stat = "SampleCount" })
+  }
+  # HealthCheckPercentageHealthy is the share of checkers that found the
+  # answer right: each sample's failed share, weighted by the samples.
+  bad_events       = "FILL(samples, 0) * (100 - FILL(healthy, 100)) / 100"
+  valid_events     = "FILL(samples, 0)"
+  page_topic_arn   = module.probe_topics.page_topic_arn
+  ticket_topic_arn = module.probe_topics.ticket_topic_arn
+  runbook_url      = "${local.runbook}#probe-alerts"
 }
 
 module "alarms" {
   source = "../../modules/alarms"
 
-  name                         = local.prefix
-  alarm_email                  = var.alarm_email
-  kms_key_arn                  = module.key.key_arn
-  max_capacity                 = var.max_size
-  error_rate_threshold_percent = var.error_rate_threshold_percent
-  latency_p99_threshold_ms     = var.latency_p99_threshold_ms
+  name            = local.prefix
+  topic_arn       = module.topics.ticket_topic_arn
+  runbook_url     = local.runbook
+  max_capacity    = var.max_size
+  capacity_metric = merge(local.app_runner_metric, { metric_name = "ActiveInstances" })
+}
 
-  requests_metric      = merge(local.app_runner_metric, { metric_name = "Requests" })
-  server_errors_metric = merge(local.app_runner_metric, { metric_name = "5xxStatusResponses" })
-  latency_metric       = merge(local.app_runner_metric, { metric_name = "RequestLatency", units_per_ms = 1 })
-  capacity_metric      = merge(local.app_runner_metric, { metric_name = "ActiveInstances" })
+module "queries" {
+  source = "../../modules/log-queries"
+
+  name = local.prefix
+  # App Runner names its application log group after the service's id.
+  log_group_names      = ["/aws/apprunner/${module.service.service_name}/${module.service.service_id}/application"]
+  latency_threshold_ms = var.latency_threshold_ms
+}
+
+module "dashboard" {
+  source = "../../modules/dashboard"
+
+  name     = local.prefix
+  region   = local.region
+  docs_url = local.docs_url
+  slos = concat(
+    [for k, s in module.slo : {
+      title        = title(k)
+      region       = null
+      window_days  = var.slo_window_days
+      error_budget = s.error_budget
+      burn_rates   = s.burn_rates
+      queries      = s.queries
+    }],
+    [{
+      title        = "Probe"
+      region       = var.probe_metrics_region
+      window_days  = var.slo_window_days
+      error_budget = module.probe_slo.error_budget
+      burn_rates   = module.probe_slo.burn_rates
+      queries      = module.probe_slo.queries
+    }],
+  )
+  latency = merge(local.app_runner_metric, {
+    metric_name = "RequestLatency"
+    threshold   = var.latency_threshold_ms
+    unit        = "milliseconds"
+  })
+  web_acl_metric_name = module.waf.metric_name
+  capacity = merge(local.app_runner_metric, {
+    metric_name  = "ActiveInstances"
+    max_capacity = var.max_size
+  })
+  alert_arns = concat(flatten([for s in module.slo : s.alert_arns]), module.probe_slo.alert_arns)
 }
 
 module "deploy_role" {
@@ -96,15 +244,18 @@ module "deploy_role" {
 
   refresh = {
     roles                    = [module.service.access_role_arn]
-    kms_keys                 = [module.key.key_arn]
+    kms_keys                 = [module.key.key_arn, module.probe_key.key_arn]
     web_acl                  = module.waf.web_acl_arn
     protected_resources      = [module.service.service_arn]
     load_balancers           = []
     log_groups               = [module.waf.log_group_arn]
     metric_filter_log_groups = []
-    alarms                   = module.alarms.alarm_arns
-    topic                    = module.alarms.topic_arn
-    topic_has_subscriptions  = module.alarms.has_subscriptions
+    alarms                   = concat(module.alarms.alarm_arns, flatten([for s in module.slo : s.alarm_arns]), module.probe_slo.alarm_arns)
+    topics                   = concat(module.topics.topic_arns, module.probe_topics.topic_arns)
+    subscribed_topics        = concat(module.topics.subscribed_topic_arns, module.probe_topics.subscribed_topic_arns)
+    dashboards               = [module.dashboard.dashboard_arn]
+    health_checks            = [module.probe.health_check_arn]
+    query_definitions        = true
   }
 
   service_statements = [

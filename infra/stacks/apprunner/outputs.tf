@@ -28,7 +28,35 @@ output "web_acl_arn" {
   value       = module.waf.web_acl_arn
 }
 
-output "alarm_topic_arn" {
-  description = "SNS topic the alarms notify."
-  value       = module.alarms.topic_arn
+output "page_topic_arns" {
+  description = "SNS topics of pages (alerts that need someone now): the stack's, and the probe's in probe_metrics_region. Subscribe a pager to both."
+  value       = [module.topics.page_topic_arn, module.probe_topics.page_topic_arn]
+}
+
+output "ticket_topic_arns" {
+  description = "SNS topics of tickets (alerts that need someone within days), and of the capacity and refused-surge alarms."
+  value       = [module.topics.ticket_topic_arn, module.probe_topics.ticket_topic_arn]
+}
+
+output "dashboard_url" {
+  description = "The stack's CloudWatch dashboard: scripts/deploy.sh prints it after a deploy."
+  value       = module.dashboard.url
+}
+
+output "slos" {
+  description = "Each SLO's objective, window, region and SLI as metric-data queries: scripts/error-budget.sh reads what is left of the budgets with them."
+  value = merge(
+    { for k, s in module.slo : k => {
+      objective_percent = local.slis[k].target
+      window_days       = var.slo_window_days
+      region            = local.region
+      queries           = s.queries
+    } },
+    { probe = {
+      objective_percent = var.availability_objective_percent
+      window_days       = var.slo_window_days
+      region            = var.probe_metrics_region
+      queries           = module.probe_slo.queries
+    } },
+  )
 }

@@ -78,26 +78,97 @@ variable "log_retention_days" {
   default     = 365
 }
 
-variable "alarm_email" {
-  description = "E-mail address for alarm notifications; null for none."
-  type        = string
-  default     = null
-}
-
-variable "error_rate_threshold_percent" {
-  description = "Alarm above this percentage of 5xx responses."
-  type        = number
-  default     = 1
-}
-
-variable "latency_p99_threshold_ms" {
-  description = "Alarm above this p99 request latency, in milliseconds."
-  type        = number
-  default     = 250
-}
-
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "page_email" {
+  description = "E-mail address subscribed to the page topics (alerts that need someone now); null for none. Subscribe a pager to <name>-<stack>-page and <name>-<stack>-probe-page instead, if you have one."
+  type        = string
+  default     = null
+}
+
+variable "ticket_email" {
+  description = "E-mail address subscribed to the ticket topics (alerts that need someone within days); null for none."
+  type        = string
+  default     = null
+}
+
+variable "availability_objective_percent" {
+  description = "Availability SLO: the share of valid requests (not the client's own 4xx) answered without a 5xx over the SLO window, in percent. Every availability and probe burn-rate threshold follows from it (docs/slo.md)."
+  type        = number
+  default     = 99.9
+
+  validation {
+    condition     = var.availability_objective_percent >= 90 && var.availability_objective_percent < 100
+    error_message = "availability_objective_percent is at least 90 and below 100: at 100 there is no error budget to alert on."
+  }
+}
+
+variable "latency_objective_percent" {
+  description = "Latency SLO: the share of requests answered within latency_threshold_ms over the SLO window, in percent."
+  type        = number
+  default     = 99
+
+  validation {
+    condition     = var.latency_objective_percent >= 50 && var.latency_objective_percent < 100
+    error_message = "latency_objective_percent is at least 50 and below 100."
+  }
+}
+
+variable "latency_threshold_ms" {
+  description = "Latency SLO: a request answered within this many milliseconds, measured at the edge, is fast enough."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.latency_threshold_ms >= 1 && var.latency_threshold_ms <= 60000 && floor(var.latency_threshold_ms) == var.latency_threshold_ms
+    error_message = "latency_threshold_ms is a whole number of milliseconds from 1 to 60000."
+  }
+}
+
+variable "slo_window_days" {
+  description = "The SLOs' window, in days: each error budget is spent over it."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.slo_window_days >= 7 && var.slo_window_days <= 90 && floor(var.slo_window_days) == var.slo_window_days
+    error_message = "slo_window_days is a whole number from 7 to 90."
+  }
+}
+
+variable "slo_min_valid_requests" {
+  description = "An alert window with fewer valid requests than this counts as meeting the SLO, so that a few failures in a quiet night do not page anyone."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.slo_min_valid_requests >= 1 && floor(var.slo_min_valid_requests) == var.slo_min_valid_requests
+    error_message = "slo_min_valid_requests is a whole number, at least 1."
+  }
+}
+
+variable "probe_metrics_region" {
+  description = "Where Route 53 publishes health-check metrics, and so where the probe's alarms, topics and key live: us-east-1 in the aws partition."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.probe_metrics_region))
+    error_message = "probe_metrics_region is a region name such as us-east-1."
+  }
+}
+
+variable "probe_checker_regions" {
+  description = "Regions the Route 53 health checkers probe the service from: at least three."
+  type        = list(string)
+  default     = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+
+  validation {
+    condition     = length(var.probe_checker_regions) >= 3
+    error_message = "probe_checker_regions names at least three regions."
+  }
 }

@@ -77,27 +77,203 @@ module "service" {
 
 locals {
   log_metric = { namespace = module.service.metrics_namespace, dimensions = {} }
+  # Where operators read the SLOs and runbooks: alarms link to them.
+  docs_url = "https://github.com/${var.github_repository}/blob/main/docs"
+  runbook  = "${local.docs_url}/operations.md"
+
+  # The SLIs are measured where users meet the service: Express Mode's
+  # load balancer, for this service's target group. Both are known once
+  # the service exists (scripts/deploy.sh passes them); until then there
+  # is nothing to measure. docs/slo.md states each SLI exactly.
+  measured = var.load_balancer_arn != null && var.target_group_arn != null
+  edge = local.measured ? {
+    # The dimension values are the ARNs' last parts: app/<name>/<id> and
+    # targetgroup/<name>/<id>.
+    load_balancer = split("loadbalancer/", var.load_balancer_arn)[1]
+    target_group  = split(":", var.target_group_arn)[5]
+  } : null
+  target = local.measured ? { TargetGroup = local.edge.target_group, LoadBalancer = local.edge.load_balancer } : {}
+  alb    = { namespace = "AWS/ApplicationELB", dimensions = local.target }
+
+  slis = {
+    availability = {
+      promise = "${var.availability_objective_percent} % of valid requests answered without a 5xx over ${var.slo_window_days} days"
+      target  = var.availability_objective_percent
+      metrics = {
+        requests = merge(local.alb, { metric_name = "RequestCount", stat = "Sum" })
+        target4  = merge(local.alb, { metric_name = "HTTPCode_Target_4XX_Count", stat = "Sum" })
+        target5  = merge(local.alb, { metric_name = "HTTPCode_Target_5XX_Count", stat = "Sum" })
+        # The load balancer's own 5xx have only the LoadBalancer
+        # dimension: on a shared load balancer, its other services' count
+        # too (docs/slo.md).
+        edge5 = { namespace = "AWS/ApplicationELB", metric_name = "HTTPCode_ELB_5XX_Count", dimensions = local.measured ? { LoadBalancer = local.edge.load_balancer } : {}, stat = "Sum" }
+      }
+      bad   = "FILL(target5, 0) + FILL(edge5, 0)"
+      valid = "FILL(requests, 0) - FILL(target4, 0) + FILL(edge5, 0)"
+    }
+    latency = {
+      promise = "${var.latency_objective_percent} % of requests answered within ${var.latency_threshold_ms} ms over ${var.slo_window_days} days"
+      target  = var.latency_objective_percent
+      metrics = {
+        answered = merge(local.alb, { metric_name = "TargetResponseTime", stat = "SampleCount" })
+        # Trimmed count: the responses that took at most the threshold.
+        fast = merge(local.alb, { metric_name = "TargetResponseTime", stat = "TC(:${var.latency_threshold_ms / 1000})" })
+      }
+      bad   = "FILL(answered, 0) - FILL(fast, 0)"
+      valid = "FILL(answered, 0)"
+    }
+  }
+}
+
+module "topics" {
+  source = "../../modules/alert-topics"
+
+  name         = local.prefix
+  kms_key_arn  = module.key.key_arn
+  page_email   = var.page_email
+  ticket_email = var.ticket_email
+}
+
+module "slo" {
+  source   = "../../modules/slo-alarms"
+  for_each = { for k, v in local.slis : k => v if local.measured }
+
+  name              = "${local.prefix}-${each.key}"
+  promise           = each.value.promise
+  objective_percent = each.value.target
+  window_days       = var.slo_window_days
+  metrics           = each.value.metrics
+  bad_events        = each.value.bad
+  valid_events      = each.value.valid
+  min_valid_events  = var.slo_min_valid_requests
+  page_topic_arn    = module.topics.page_topic_arn
+  ticket_topic_arn  = module.topics.ticket_topic_arn
+  runbook_url       = "${local.runbook}#${each.key}-alerts"
+}
+
+# The black-box probe, and its alerts where Route 53 publishes its metrics,
+# with topics (and their key) of their own there.
+module "probe" {
+  source = "../../modules/black-box-probe"
+
+  name            = local.prefix
+  host            = module.service.endpoint_host
+  checker_regions = var.probe_checker_regions
+}
+
+module "probe_key" {
+  source = "../../modules/kms-key"
+
+  name                    = "${local.prefix}-probe"
+  region                  = var.probe_metrics_region
+  description             = "Encrypts the probe's alert topics of ${var.name} on ECS Express Mode."
+  create_alias            = false
+  allow_cloudwatch_logs   = false
+  allow_cloudwatch_alarms = true
+}
+
+module "probe_topics" {
+  source = "../../modules/alert-topics"
+
+  name         = "${local.prefix}-probe"
+  region       = var.probe_metrics_region
+  kms_key_arn  = module.probe_key.key_arn
+  page_email   = var.page_email
+  ticket_email = var.ticket_email
+}
+
+module "probe_slo" {
+  source = "../../modules/slo-alarms"
+
+  name              = "${local.prefix}-probe"
+  region            = var.probe_metrics_region
+  promise           = "${var.availability_objective_percent} % of the probe's requests answered right over ${var.slo_window_days} days"
+  objective_percent = var.availability_objective_percent
+  window_days       = var.slo_window_days
+  metrics = {
+    healthy = merge(module.probe.metric, { stat = "Average" })
+    samples = merge(module.probe.metric, { stat = "SampleCount" })
+  }
+  # HealthCheckPercentageHealthy is the share of checkers that found the
+  # answer right: each sample's failed share, weighted by the samples.
+  bad_events       = "FILL(samples, 0) * (100 - FILL(healthy, 100)) / 100"
+  valid_events     = "FILL(samples, 0)"
+  page_topic_arn   = module.probe_topics.page_topic_arn
+  ticket_topic_arn = module.probe_topics.ticket_topic_arn
+  runbook_url      = "${local.runbook}#probe-alerts"
 }
 
 module "alarms" {
   source = "../../modules/alarms"
 
-  name                         = local.prefix
-  alarm_email                  = var.alarm_email
-  kms_key_arn                  = module.key.key_arn
-  max_capacity                 = var.max_tasks
-  error_rate_threshold_percent = var.error_rate_threshold_percent
-  latency_p99_threshold_ms     = var.latency_p99_threshold_ms
-
-  requests_metric      = merge(local.log_metric, { metric_name = "Requests" })
-  server_errors_metric = merge(local.log_metric, { metric_name = "ServerErrors" })
-  latency_metric       = merge(local.log_metric, { metric_name = "RequestDuration", units_per_ms = 1000 })
-  refused_metric       = merge(local.log_metric, { metric_name = "RefusedRequests" })
+  name           = local.prefix
+  topic_arn      = module.topics.ticket_topic_arn
+  runbook_url    = local.runbook
+  max_capacity   = var.max_tasks
+  refused_metric = merge(local.log_metric, { metric_name = "RefusedRequests" })
   capacity_metric = {
     namespace   = "ECS/ContainerInsights"
     metric_name = "RunningTaskCount"
     dimensions  = { ClusterName = module.service.cluster_name, ServiceName = module.service.service_name }
   }
+}
+
+module "queries" {
+  source = "../../modules/log-queries"
+
+  name                 = local.prefix
+  log_group_names      = [module.service.log_group_name]
+  latency_threshold_ms = var.latency_threshold_ms
+}
+
+locals {
+  alerts = concat(flatten([for s in module.slo : s.alert_arns]), module.probe_slo.alert_arns)
+}
+
+module "dashboard" {
+  source = "../../modules/dashboard"
+
+  name     = local.prefix
+  region   = local.region
+  docs_url = local.docs_url
+  slos = concat(
+    [for k, s in module.slo : {
+      title        = title(k)
+      region       = null
+      window_days  = var.slo_window_days
+      error_budget = s.error_budget
+      burn_rates   = s.burn_rates
+      queries      = s.queries
+    }],
+    [{
+      title        = "Probe"
+      region       = var.probe_metrics_region
+      window_days  = var.slo_window_days
+      error_budget = module.probe_slo.error_budget
+      burn_rates   = module.probe_slo.burn_rates
+      queries      = module.probe_slo.queries
+    }],
+  )
+  latency = {
+    namespace   = "AWS/ApplicationELB"
+    metric_name = "TargetResponseTime"
+    dimensions  = local.target
+    threshold   = var.latency_threshold_ms / 1000
+    unit        = "seconds"
+  }
+  service_log_metrics = {
+    requests               = merge(local.log_metric, { metric_name = "Requests" })
+    "5xx"                  = merge(local.log_metric, { metric_name = "ServerErrors" })
+    "refused as malformed" = merge(local.log_metric, { metric_name = "RefusedRequests" })
+  }
+  web_acl_metric_name = module.waf.metric_name
+  capacity = {
+    namespace    = "ECS/ContainerInsights"
+    metric_name  = "RunningTaskCount"
+    dimensions   = { ClusterName = module.service.cluster_name, ServiceName = module.service.service_name }
+    max_capacity = var.max_tasks
+  }
+  alert_arns = local.alerts
 }
 
 locals {
@@ -117,15 +293,18 @@ module "deploy_role" {
 
   refresh = {
     roles                    = [module.service.execution_role_arn, module.service.infrastructure_role_arn]
-    kms_keys                 = [module.key.key_arn]
+    kms_keys                 = [module.key.key_arn, module.probe_key.key_arn]
     web_acl                  = module.waf.web_acl_arn
     protected_resources      = local.load_balancers
     load_balancers           = local.load_balancers
     log_groups               = [module.waf.log_group_arn, module.service.log_group_arn]
     metric_filter_log_groups = [module.service.log_group_arn]
-    alarms                   = module.alarms.alarm_arns
-    topic                    = module.alarms.topic_arn
-    topic_has_subscriptions  = module.alarms.has_subscriptions
+    alarms                   = concat(module.alarms.alarm_arns, flatten([for s in module.slo : s.alarm_arns]), module.probe_slo.alarm_arns)
+    topics                   = concat(module.topics.topic_arns, module.probe_topics.topic_arns)
+    subscribed_topics        = concat(module.topics.subscribed_topic_arns, module.probe_topics.subscribed_topic_arns)
+    dashboards               = [module.dashboard.dashboard_arn]
+    health_checks            = [module.probe.health_check_arn]
+    query_definitions        = true
   }
 
   service_statements = [

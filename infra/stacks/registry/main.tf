@@ -73,4 +73,6 @@ module "destroy_role" {
   oidc_provider_arn = module.github_oidc.arn
   state_bucket      = var.state_bucket
   state_kms_key_arn = data.aws_kms_alias.state.target_key_arn
+
+  probe_metrics_region = var.probe_metrics_region
 }

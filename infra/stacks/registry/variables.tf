@@ -58,3 +58,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "probe_metrics_region" {
+  description = "The service stacks' probe_metrics_region: the destroy role deletes their probe's alarms, topics and key there."
+  type        = string
+  default     = "us-east-1"
+}
