@@ -2,6 +2,9 @@
 //! the rest, every relative link and anchor leads somewhere, and the
 //! deploy guide covers what its readers need, in order.
 
+#[path = "support/markdown.rs"]
+mod markdown;
+
 use std::path::{Path, PathBuf};
 
 fn repo() -> &'static Path {
@@ -66,31 +69,6 @@ fn links(text: &str) -> Vec<String> {
     out
 }
 
-/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces
-/// as hyphens.
-fn slug(heading: &str) -> String {
-    heading
-        .trim()
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
-        .map(|c| if c == ' ' { '-' } else { c })
-        .collect()
-}
-
-fn anchors(text: &str) -> Vec<String> {
-    let mut fenced = false;
-    text.lines()
-        .filter(|l| {
-            if l.trim_start().starts_with("```") {
-                fenced = !fenced;
-            }
-            !fenced && l.starts_with('#')
-        })
-        .map(|l| slug(l.trim_start_matches('#')))
-        .collect()
-}
-
 #[test]
 fn the_readme_is_short() {
     let size = std::fs::metadata(repo().join("README.md")).unwrap().len();
@@ -139,7 +117,7 @@ fn every_link_and_anchor_leads_somewhere() {
             };
             assert!(file.exists(), "{}: {target} leads nowhere", doc.display());
             if let Some(anchor) = anchor {
-                let headings = anchors(&std::fs::read_to_string(&file).unwrap());
+                let headings = markdown::anchors(&std::fs::read_to_string(&file).unwrap());
                 assert!(
                     headings.iter().any(|h| h == anchor),
                     "{}: {target}: no heading #{anchor} in {}",
