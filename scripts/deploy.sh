@@ -185,13 +185,14 @@ preflight_ecs_express() {
 }
 
 # load_balancer: prints the load balancer Express Mode serves the service
-# from, and the service's target group on it, tab-separated, read from the
-# current service revision (Terraform cannot see them): the WAF goes in
-# front of the one, and the SLOs are measured on both.
+# from, a tab, and the service's target groups on it as a Terraform list
+# (sorted, so that the same groups plan the same), read from the current
+# service revision (Terraform cannot see them): the WAF goes in front of
+# the one, and the SLOs are measured on the others.
 # Returns 1, with the reason on stderr, if there is none yet.
 load_balancer() {
-  local revision edge lb tg
-  local query='serviceRevisions[0].ecsManagedResources.ingressPaths[0].[loadBalancer.arn, targetGroups[0].arn]'
+  local revision edge lb tgs
+  local query='serviceRevisions[0].ecsManagedResources.ingressPaths[0].[loadBalancer.arn, targetGroups[].arn]'
   TF_DRY_VALUE="arn:aws:ecs:$REGION:123456789012:service-revision/sre-kata/sre-kata/1"
   if [[ "$DRY_RUN" == true ]]; then
     revision="$(tf_read output -raw service_revision_arn)"
@@ -201,26 +202,28 @@ load_balancer() {
   fi
   if [[ "$DRY_RUN" == true ]]; then
     run aws ecs describe-service-revisions --region "$REGION" --service-revision-arns "$revision" \
-      --query "$query" --output text
+      --query "$query" --output json
     printf 'arn:aws:elasticloadbalancing:%s:123456789012:loadbalancer/app/express/0\t' "$REGION"
-    printf 'arn:aws:elasticloadbalancing:%s:123456789012:targetgroup/express/0\n' "$REGION"
+    printf '["arn:aws:elasticloadbalancing:%s:123456789012:targetgroup/express/0"]\n' "$REGION"
     return 0
   fi
+  need jq "install jq (Debian: apt-get install jq)"
   edge="$(aws ecs describe-service-revisions --region "$REGION" --service-revision-arns "$revision" \
-    --query "$query" --output text)" || {
+    --query "$query" --output json)" || {
     say "cannot describe the service revision $revision to find its load balancer"
     return 1
   }
-  IFS=$'\t' read -r lb tg <<<"$edge"
+  lb="$(jq -r '.[0] // empty' <<<"$edge" 2>/dev/null)" || lb=""
   [[ "$lb" == arn:*:elasticloadbalancing:*:loadbalancer/* ]] || {
     say "the service revision $revision names no load balancer (got '$edge')"
     return 1
   }
-  [[ "$tg" == arn:*:elasticloadbalancing:*:targetgroup/* ]] || {
+  tgs="$(jq -c '[.[1][]? | select(test("^arn:[^:]+:elasticloadbalancing:[^:]+:[0-9]+:targetgroup/"))] | sort' <<<"$edge")"
+  [[ "$tgs" != "[]" ]] || {
     say "the service revision $revision names no target group (got '$edge')"
     return 1
   }
-  printf '%s\t%s\n' "$lb" "$tg"
+  printf '%s\t%s\n' "$lb" "$tgs"
 }
 
 # waf_target LB: checks where the web ACL is now; only an administrator may
@@ -454,12 +457,12 @@ main() {
     fi
   fi
 
-  local lb=() edge address target_group
+  local lb=() edge address target_groups
   if [[ "$TARGET" == ecs-express ]]; then
     if edge="$(load_balancer)"; then
-      IFS=$'\t' read -r address target_group <<<"$edge"
+      IFS=$'\t' read -r address target_groups <<<"$edge"
       waf_target "$address"
-      lb=(-var "load_balancer_arn=$address" -var "target_group_arn=$target_group")
+      lb=(-var "load_balancer_arn=$address" -var "target_group_arns=$target_groups")
     elif [[ "$first" == false ]]; then
       die "stopping before the plan: cannot find the load balancer Express Mode serves $TARGET from (above)"
     fi
@@ -468,9 +471,9 @@ main() {
   if [[ "$TARGET" == ecs-express && ${#lb[@]} == 0 ]]; then
     edge="$(load_balancer)" \
       || die "the service is deployed but Express Mode names no load balancer yet, so the WAF is not in front of it and its SLOs are not measured: run $(retry_command "$image") again in a few minutes"
-    IFS=$'\t' read -r address target_group <<<"$edge"
-    say "first deploy: putting the web ACL in front of $address, the load balancer Express Mode made, and measuring the SLOs on $target_group"
-    plan_and_apply "$image" -var "load_balancer_arn=$address" -var "target_group_arn=$target_group"
+    IFS=$'\t' read -r address target_groups <<<"$edge"
+    say "first deploy: putting the web ACL in front of $address, the load balancer Express Mode made, and measuring the SLOs on $target_groups"
+    plan_and_apply "$image" -var "load_balancer_arn=$address" -var "target_group_arns=$target_groups"
   fi
 
   local url smoke=("$REPO_ROOT/scripts/smoke.sh")

@@ -57,6 +57,14 @@ queries() {
        {Id: "valid", Expression: .queries.valid, ReturnData: true}]' <<<"$1"
 }
 
+# complete RESULT: true if CloudWatch answered every query in full, with no
+# message: partial data or an expression error would sum to nothing, and
+# read as a budget untouched.
+complete() {
+  jq -e '(.Messages // []) == [] and all(.MetricDataResults[]; .StatusCode == "Complete" and (.Messages // []) == [])' \
+    <<<"$1" >/dev/null
+}
+
 # sum_of RESULT ID: the sum of a returned series' values (0 if none).
 sum_of() {
   jq -r --arg id "$2" '[.MetricDataResults[] | select(.Id == $id) | .Values[]] | add // 0' <<<"$1"
@@ -159,10 +167,17 @@ main() {
       --metric-data-queries "$(queries "$slo" "$seconds")" \
       --start-time "$start" --end-time "$end" --output json)" \
       || { printf '%s: cannot read the %s SLO'"'"'s metrics (above)\n' "$SCRIPT" "$name" >&2; return 1; }
+    complete "$result" \
+      || { printf '%s: the %s SLO'"'"'s metrics came back incomplete: %s\n' "$SCRIPT" "$name" "$(jq -c '[.Messages, .MetricDataResults[].Messages]' <<<"$result")" >&2; return 1; }
     bad="$(sum_of "$result" bad)"
     valid="$(sum_of "$result" valid)"
     left="$(budget_left "$bad" "$valid" "$objective")"
     summary "| $name | $objective % | $days days | $bad | $valid | $left % |"
+    if awk -v valid="$valid" 'BEGIN { exit !(valid <= 0) }'; then
+      # Nothing to measure for a whole window: no traffic, or metrics that
+      # name what no longer exists (a target group replaced, say).
+      printf '%s: warning: the %s SLO counted no valid events in %s days: check its metrics (docs/slo.md)\n' "$SCRIPT" "$name" "$days" >&2
+    fi
     if awk -v left="$left" 'BEGIN { exit !(left <= 0) }'; then
       spent+=("$name")
     fi

@@ -125,6 +125,10 @@ pub fn run(server: &Server, events: &Receiver<Event>, grace: Duration, logger: &
             Err(RecvTimeoutError::Disconnected) => break Err(()),
         }
     };
+    // Draining first, so that once the `shutdown` line is out, /healthz
+    // already fails: whoever reads the log (an operator, a test) sees the
+    // service as it is.
+    server.start_draining();
     let code = match first {
         Ok(Event::Signal(signal)) => {
             logger
@@ -146,7 +150,6 @@ pub fn run(server: &Server, events: &Receiver<Event>, grace: Duration, logger: &
         Err(_) => 1,
     };
 
-    server.start_draining();
     let mut drain = Drain::new(Instant::now(), server.activity());
     let end = loop {
         let activity = server.activity();

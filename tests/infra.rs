@@ -276,7 +276,7 @@ const PASSED_BY_SCRIPTS: [&str; 4] = [
     "image",
     "state_bucket",
     "load_balancer_arn",
-    "target_group_arn",
+    "target_group_arns",
 ];
 
 #[test]

@@ -475,6 +475,28 @@ fn the_saved_queries_name_fields_the_binary_writes() {
     let noise = regex::Regex::new(r#"\$\{[^}]*\}|"[^"]*"|@[a-z]+|\bbin\(\d+m\)"#).unwrap();
     let word = regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").unwrap();
     let alias = regex::Regex::new(r"\bas ([a-z_0-9]+)").unwrap();
+    // Every event a query filters on is one the binary logs somewhere.
+    let events = regex::Regex::new(r#"event in \[([^\]]*)\]|event = "([a-z_]+)""#).unwrap();
+    let source: String = [
+        "src/main.rs",
+        "src/lifecycle.rs",
+        "src/overload.rs",
+        "src/server.rs",
+        "src/log.rs",
+    ]
+    .iter()
+    .map(|f| {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_owned() + f).unwrap()
+    })
+    .collect();
+    for caps in events.captures_iter(&text) {
+        let names = caps.get(1).or(caps.get(2)).unwrap().as_str();
+        for name in names.split(',').map(|n| n.trim().trim_matches('"')) {
+            // Events are logged as logger.info("name"), warn, error.
+            let logged = source.contains(&format!("(\"{name}\")"));
+            assert!(logged, "the binary logs no {name} event");
+        }
+    }
     let queries: Vec<&str> = heredoc
         .captures_iter(&text)
         .map(|c| c.get(1).unwrap().as_str())

@@ -23,8 +23,9 @@ const LB: &str =
     "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/express-1/0123";
 const LB2: &str =
     "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/express-2/4567";
-/// The target group the stand-in AWS names beside any load balancer.
-const TG: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/express-1/89ab";
+/// The target groups the stand-in AWS names beside any load balancer, as
+/// deploy.sh passes them: sorted, as a Terraform list.
+const TGS: &str = "[\"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/express-1/89ab\",\"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/express-2/cdef\"]";
 
 /// The stand-in for terraform: one stack's state is a folder of outputs,
 /// and its S3 lock is the file `lock` there. plan, apply and destroy take
@@ -166,9 +167,12 @@ case "$1 $2" in
     fi ;;
   "s3 rm") rm -f "$F/s3/${3#s3://}" ;;
   "ecs describe-service-revisions")
-    # --output text of [loadBalancer.arn, targetGroups[0].arn]
-    if [[ -e "$F/lb" ]]; then printf '%s\t%s\n' "$(cat "$F/lb")" "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/express-1/89ab"
-    else printf 'None\tNone\n'; fi ;;
+    # --output json of [loadBalancer.arn, targetGroups[].arn]: the
+    # deployment's two groups, the second first.
+    if [[ -e "$F/lb" ]]; then printf '["%s", ["%s", "%s"]]\n' "$(cat "$F/lb")" \
+      "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/express-2/cdef" \
+      "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/express-1/89ab"
+    else printf '[null, []]\n'; fi ;;
   "ecs describe-express-gateway-service") cat "$F/stacks/ecs-express/running" ;;
   "cloudwatch get-metric-data")
     # The answer for an SLO is the file named after its first metric's id.
@@ -540,7 +544,11 @@ fn a_failed_release_rolls_back_to_the_last_good_image_never_to_a_failed_one() {
     assert!(op.log().contains(&format!("load_balancer_arn={LB}")));
     // The SLOs are measured on the service's target group at that load
     // balancer, and the dashboard that shows them is printed.
-    assert!(op.log().contains(&format!("target_group_arn={TG}")));
+    assert!(
+        op.log().contains(&format!("target_group_arns={TGS}")),
+        "{}",
+        op.log()
+    );
     assert!(
         stderr(&first).contains("dashboard: https://console.example/dashboards/ecs-express"),
         "{}",
@@ -2167,7 +2175,7 @@ const SLOS: &str = r#"{
 /// GetMetricData's answer: the sums of bad and valid, in two datapoints.
 fn metric_data(bad: [f64; 2], valid: [f64; 2]) -> String {
     format!(
-        r#"{{"MetricDataResults": [{{"Id": "bad", "Values": [{}, {}]}}, {{"Id": "valid", "Values": [{}, {}]}}]}}"#,
+        r#"{{"MetricDataResults": [{{"Id": "bad", "Values": [{}, {}], "StatusCode": "Complete"}}, {{"Id": "valid", "Values": [{}, {}], "StatusCode": "Complete"}}], "Messages": []}}"#,
         bad[0], bad[1], valid[0], valid[1]
     )
 }
@@ -2215,6 +2223,11 @@ fn the_error_budgets_are_shown_and_a_spent_one_stops_an_enforced_release() {
         "{out}"
     );
     assert!(out.contains("Spent: latency. Not enforced"), "{out}");
+    assert!(
+        stderr(&report).contains("probe SLO counted no valid events in 30 days"),
+        "{}",
+        stderr(&report)
+    );
     assert_eq!(std::fs::read_to_string(&summary).unwrap(), out);
     // Each SLO over its whole window, in its own region, with the
     // expressions the alarms use.
@@ -2288,6 +2301,29 @@ fn budgets_that_cannot_be_read_stop_the_release_even_unenforced() {
         "{}",
         stderr(&run)
     );
+}
+
+#[test]
+fn partial_metrics_are_no_budget_and_no_pass() {
+    let op = Operator::new();
+    with_budgets(&op);
+    let partial = metric_data([1.0, 1.0], [6000.0, 4000.0]).replacen("Complete", "PartialData", 1);
+    op.set("metric-data-requests", &partial);
+    let run = op.run("error-budget.sh", &["ecs-express"], &[]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        stderr(&run).contains("availability SLO's metrics came back incomplete"),
+        "{}",
+        stderr(&run)
+    );
+    // An error message with complete status codes is no answer either.
+    let message = metric_data([1.0, 1.0], [6000.0, 4000.0]).replace(
+        r#""Messages": []"#,
+        r#""Messages": [{"Code": "InternalError", "Value": "expression"}]"#,
+    );
+    op.set("metric-data-requests", &message);
+    let run = op.run("error-budget.sh", &["ecs-express"], &[]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
 }
 
 #[test]

@@ -114,7 +114,10 @@ fn inputs(root: &str, case: &Case, state_bucket: &str) -> Map<String, Value> {
             "arn:{}:elasticloadbalancing:{}:{}:targetgroup/ecs-express-gateway-tg-x/fedcba9876543210",
             sample.partition, sample.region, sample.account
         );
-        m.insert("target_group_arn".into(), Value::from(tg));
+        m.insert(
+            "target_group_arns".into(),
+            Value::Array(vec![Value::from(tg)]),
+        );
     }
     m
 }

@@ -720,8 +720,9 @@ fn evaluate_body(body: &Body, ctx: &Context) -> Result<Map<String, Value>, Strin
     Ok(out)
 }
 
-/// The functions of Terraform's that the stacks call outside validations.
-fn functions() -> Context<'static> {
+/// The functions of Terraform's that the stacks call outside validations
+/// (and `alltrue`, for the validations tests evaluate).
+pub fn functions() -> Context<'static> {
     let mut ctx = Context::new();
     ctx.declare_func(
         "merge",
@@ -800,6 +801,12 @@ fn functions() -> Context<'static> {
             .build(max),
     );
     ctx.declare_func(
+        "alltrue",
+        FuncDef::builder()
+            .param(ParamType::array_of(ParamType::Bool))
+            .build(alltrue),
+    );
+    ctx.declare_func(
         "toset",
         FuncDef::builder()
             .param(ParamType::array_of(ParamType::Any))
@@ -844,6 +851,11 @@ fn functions() -> Context<'static> {
             .build(coalesce),
     );
     ctx
+}
+
+fn alltrue(args: FuncArgs) -> Result<Value, String> {
+    let list = args[0].as_array().ok_or("alltrue of a non-list")?;
+    Ok(Value::Bool(list.iter().all(|v| v == &Value::Bool(true))))
 }
 
 /// A set of strings: Terraform orders them lexically.

@@ -36,13 +36,16 @@ variable "expect" {
 }
 
 variable "checker_regions" {
-  description = "Regions the checkers probe from; Route 53 needs at least three."
+  description = "Regions the checkers probe from: at least three of Route 53's checker regions."
   type        = list(string)
   default     = ["us-east-1", "eu-west-1", "ap-southeast-1"]
 
   validation {
-    condition     = length(var.checker_regions) >= 3 && length(distinct(var.checker_regions)) == length(var.checker_regions)
-    error_message = "Give at least three distinct checker regions."
+    # Route 53's checker regions (HealthCheckConfig, Regions).
+    condition = length(var.checker_regions) >= 3 && length(distinct(var.checker_regions)) == length(var.checker_regions) && alltrue([
+      for r in var.checker_regions : contains(["us-east-1", "us-west-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1"], r)
+    ])
+    error_message = "Give at least three distinct Route 53 checker regions: us-east-1, us-west-1, us-west-2, eu-west-1, ap-southeast-1, ap-southeast-2, ap-northeast-1, sa-east-1."
   }
 }
 
@@ -68,8 +71,46 @@ variable "failure_threshold" {
   }
 }
 
+variable "metrics_region" {
+  description = "Where Route 53 publishes the health check's metrics, and so where its alarms, topics and key live: us-east-1 in the aws partition."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.metrics_region))
+    error_message = "metrics_region is a region name such as us-east-1."
+  }
+}
+
+variable "objective_percent" {
+  description = "The share of minutes in which Route 53 finds the endpoint healthy that the probe's SLO promises (the stack's availability objective)."
+  type        = number
+}
+
+variable "window_days" {
+  description = "The SLO window, in days."
+  type        = number
+}
+
+variable "page_email" {
+  description = "E-mail address subscribed to the probe's page topic; null for none."
+  type        = string
+  default     = null
+}
+
+variable "ticket_email" {
+  description = "E-mail address subscribed to the probe's ticket topic; null for none."
+  type        = string
+  default     = null
+}
+
+variable "runbook_url" {
+  description = "The runbook section of the probe's alerts."
+  type        = string
+}
+
 variable "tags" {
-  description = "Tags for the health check."
+  description = "Tags for the health check, the key, the topics and the alarms."
   type        = map(string)
   default     = {}
 }

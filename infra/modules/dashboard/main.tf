@@ -78,10 +78,13 @@ locals {
       width  = 6
       height = 6
       properties = {
-        title  = "${slo.title}: error budget left (%, ${slo.window_days} days)"
+        title  = "${slo.title}: error budget left (%, last ${slo.window_days} days)"
         region = coalesce(slo.region, var.region)
         view   = "singleValue"
-        period = slo.window_days * 86400
+        # The widget's own time range, whatever the dashboard's, as one
+        # period: the budget over the SLO's window.
+        start                = "-P${slo.window_days}D"
+        setPeriodToTimeRange = true
         metrics = concat(local.hidden[i], [
           [{ id = "bad", expression = slo.queries.bad, visible = false }],
           [{ id = "valid", expression = slo.queries.valid, visible = false }],
@@ -94,14 +97,13 @@ locals {
 
   below = 2 + 6 * length(var.slos)
 
-  metric = { for k, m in {
-    latency  = var.latency
-    capacity = var.capacity
-    } : k => concat([m.namespace, m.metric_name], flatten([for d, v in m.dimensions : [d, v]]))
-  }
+  capacity = concat([var.capacity.namespace, var.capacity.metric_name], flatten([for d, v in var.capacity.dimensions : [d, v]]))
+  latency = var.latency == null ? [] : [for dimensions in var.latency.dimension_sets :
+    concat([var.latency.namespace, var.latency.metric_name], flatten([for d, v in dimensions : [d, v]]))
+  ]
 
   explain = concat(
-    [
+    var.latency == null ? [] : [
       {
         type   = "metric"
         x      = 0
@@ -113,17 +115,21 @@ locals {
           region = var.region
           view   = "timeSeries"
           period = 60
-          metrics = [
-            concat(local.metric.latency, [{ stat = "p50", label = "p50" }]),
-            concat(local.metric.latency, [{ stat = "p90", label = "p90" }]),
-            concat(local.metric.latency, [{ stat = "p99", label = "p99" }]),
-          ]
+          # One line per percentile and dimension set: concat, not
+          # flatten, which would flatten the entries too.
+          metrics = concat([for i, m in local.latency : [
+            concat(m, [{ stat = "p50", label = "p50 (${i})" }]),
+            concat(m, [{ stat = "p90", label = "p90 (${i})" }]),
+            concat(m, [{ stat = "p99", label = "p99 (${i})" }]),
+          ]]...)
           annotations = {
             horizontal = [{ value = var.latency.threshold, label = "latency SLO threshold", color = "#d62728" }]
           }
           yAxis = { left = { min = 0 } }
         }
       },
+    ],
+    [
       {
         type   = "metric"
         x      = 12
@@ -135,7 +141,7 @@ locals {
           region  = var.region
           view    = "timeSeries"
           period  = 60
-          metrics = [concat(local.metric.capacity, [{ stat = "Maximum", label = "running" }])]
+          metrics = [concat(local.capacity, [{ stat = "Maximum", label = "running" }])]
           annotations = {
             horizontal = [{ value = var.capacity.max_capacity, label = "scaling maximum" }]
           }

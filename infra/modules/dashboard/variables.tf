@@ -41,14 +41,15 @@ variable "slos" {
 }
 
 variable "latency" {
-  description = "The request latency metric at the edge, the SLO's threshold in its unit, and that unit's name."
+  description = "The request latency metric at the edge, with each of its dimension sets (one line of percentiles each), the SLO's threshold in its unit, and that unit's name; null before there is one to show."
   type = object({
-    namespace   = string
-    metric_name = string
-    dimensions  = map(string)
-    threshold   = number
-    unit        = string
+    namespace      = string
+    metric_name    = string
+    dimension_sets = list(map(string))
+    threshold      = number
+    unit           = string
   })
+  default = null
 }
 
 variable "service_log_metrics" {

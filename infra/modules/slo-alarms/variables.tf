@@ -100,6 +100,15 @@ variable "alerts" {
   }
 
   validation {
+    # An error ratio is at most 1: a threshold of burn rate x budget at or
+    # above it could never be crossed, and the alert would never fire.
+    condition = alltrue([for a in var.alerts :
+      a.budget_percent / 100 * var.window_days * 1440 / a.long_window_minutes * (100 - var.objective_percent) / 100 < 1
+    ])
+    error_message = "With this objective and window, an alert's threshold (burn rate x error budget) is an error ratio of 100 % or more, which can never be reached: raise the objective, shorten the window, or spend less of the budget per alert."
+  }
+
+  validation {
     # CloudWatch evaluates an alarm over at most 7 days (PutMetricAlarm).
     condition     = alltrue([for a in var.alerts : a.long_window_minutes <= 7 * 24 * 60])
     error_message = "A window is at most 7 days, the longest CloudWatch alarms evaluate."

@@ -91,7 +91,9 @@ locals {
         # Trimmed count: the requests that took at most the threshold (ms).
         fast = merge(local.app_runner_metric, { metric_name = "RequestLatency", stat = "TC(:${var.latency_threshold_ms})" })
       }
-      bad   = "FILL(answered, 0) - FILL(fast, 0)"
+      # fast is not filled: if App Runner gave no trimmed count, a window
+      # has no ratio (an alarm's missing data), not every request slow.
+      bad   = "FILL(answered, 0) - fast"
       valid = "FILL(answered, 0)"
     }
   }
@@ -123,56 +125,20 @@ module "slo" {
   runbook_url       = "${local.runbook}#${each.key}-alerts"
 }
 
-# The black-box probe, and its alerts where Route 53 publishes its metrics,
-# with topics (and their key) of their own there.
+# The black-box probe, with its alerts where Route 53 publishes its
+# metrics. It keeps the availability promise, seen from the internet.
 module "probe" {
   source = "../../modules/black-box-probe"
 
-  name            = local.prefix
-  host            = trimprefix(module.service.service_url, "https://")
-  checker_regions = var.probe_checker_regions
-}
-
-module "probe_key" {
-  source = "../../modules/kms-key"
-
-  name                    = "${local.prefix}-probe"
-  region                  = var.probe_metrics_region
-  description             = "Encrypts the probe's alert topics of ${var.name} on App Runner."
-  create_alias            = false
-  allow_cloudwatch_logs   = false
-  allow_cloudwatch_alarms = true
-}
-
-module "probe_topics" {
-  source = "../../modules/alert-topics"
-
-  name         = "${local.prefix}-probe"
-  region       = var.probe_metrics_region
-  kms_key_arn  = module.probe_key.key_arn
-  page_email   = var.page_email
-  ticket_email = var.ticket_email
-}
-
-module "probe_slo" {
-  source = "../../modules/slo-alarms"
-
-  name              = "${local.prefix}-probe"
-  region            = var.probe_metrics_region
-  promise           = "${var.availability_objective_percent} % of the probe's requests answered right over ${var.slo_window_days} days"
+  name              = local.prefix
+  host              = trimprefix(module.service.service_url, "https://")
+  checker_regions   = var.probe_checker_regions
+  metrics_region    = var.probe_metrics_region
   objective_percent = var.availability_objective_percent
   window_days       = var.slo_window_days
-  metrics = {
-    healthy = merge(module.probe.metric, { stat = "Average" })
-    samples = merge(module.probe.metric, { stat = "SampleCount" })
-  }
-  # HealthCheckPercentageHealthy is the share of checkers that found the
-  # answer right: each sample's failed share, weighted by the samples.
-  bad_events       = "FILL(samples, 0) * (100 - FILL(healthy, 100)) / 100"
-  valid_events     = "FILL(samples, 0)"
-  page_topic_arn   = module.probe_topics.page_topic_arn
-  ticket_topic_arn = module.probe_topics.ticket_topic_arn
-  runbook_url      = "${local.runbook}#probe-alerts"
+  page_email        = var.page_email
+  ticket_email      = var.ticket_email
+  runbook_url       = "${local.runbook}#probe-alerts"
 }
 
 module "alarms" {
@@ -213,22 +179,24 @@ module "dashboard" {
       title        = "Probe"
       region       = var.probe_metrics_region
       window_days  = var.slo_window_days
-      error_budget = module.probe_slo.error_budget
-      burn_rates   = module.probe_slo.burn_rates
-      queries      = module.probe_slo.queries
+      error_budget = module.probe.slo.error_budget
+      burn_rates   = module.probe.slo.burn_rates
+      queries      = module.probe.slo.queries
     }],
   )
-  latency = merge(local.app_runner_metric, {
-    metric_name = "RequestLatency"
-    threshold   = var.latency_threshold_ms
-    unit        = "milliseconds"
-  })
+  latency = {
+    namespace      = local.app_runner_metric.namespace
+    metric_name    = "RequestLatency"
+    dimension_sets = [local.app_runner_metric.dimensions]
+    threshold      = var.latency_threshold_ms
+    unit           = "milliseconds"
+  }
   web_acl_metric_name = module.waf.metric_name
   capacity = merge(local.app_runner_metric, {
     metric_name  = "ActiveInstances"
     max_capacity = var.max_size
   })
-  alert_arns = concat(flatten([for s in module.slo : s.alert_arns]), module.probe_slo.alert_arns)
+  alert_arns = concat(flatten([for s in module.slo : s.alert_arns]), module.probe.slo.alert_arns)
 }
 
 module "deploy_role" {
@@ -244,15 +212,15 @@ module "deploy_role" {
 
   refresh = {
     roles                    = [module.service.access_role_arn]
-    kms_keys                 = [module.key.key_arn, module.probe_key.key_arn]
+    kms_keys                 = [module.key.key_arn, module.probe.key_arn]
     web_acl                  = module.waf.web_acl_arn
     protected_resources      = [module.service.service_arn]
     load_balancers           = []
     log_groups               = [module.waf.log_group_arn]
     metric_filter_log_groups = []
-    alarms                   = concat(module.alarms.alarm_arns, flatten([for s in module.slo : s.alarm_arns]), module.probe_slo.alarm_arns)
-    topics                   = concat(module.topics.topic_arns, module.probe_topics.topic_arns)
-    subscribed_topics        = concat(module.topics.subscribed_topic_arns, module.probe_topics.subscribed_topic_arns)
+    alarms                   = concat(module.alarms.alarm_arns, flatten([for s in module.slo : s.alarm_arns]), module.probe.slo.alarm_arns)
+    topics                   = concat(module.topics.topic_arns, module.probe.topics.all)
+    subscribed_topics        = concat(module.topics.subscribed_topic_arns, module.probe.topics.subscribed)
     dashboards               = [module.dashboard.dashboard_arn]
     health_checks            = [module.probe.health_check_arn]
     query_definitions        = true

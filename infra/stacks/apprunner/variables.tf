@@ -84,6 +84,17 @@ variable "tags" {
   default     = {}
 }
 
+variable "alarm_email" {
+  description = "Replaced by page_email and ticket_email: alerts now page or open a ticket, on topics of their own. Kept only to refuse an old setting rather than drop its notifications silently."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null
+    error_message = "alarm_email is gone: set page_email (alerts that need someone now) and ticket_email (within days) instead, in terraform.tfvars (docs/slo.md)."
+  }
+}
+
 variable "page_email" {
   description = "E-mail address subscribed to the page topics (alerts that need someone now); null for none. Subscribe a pager to <name>-<stack>-page and <name>-<stack>-probe-page instead, if you have one."
   type        = string

@@ -82,45 +82,56 @@ locals {
   runbook  = "${local.docs_url}/operations.md"
 
   # The SLIs are measured where users meet the service: Express Mode's
-  # load balancer, for this service's target group. Both are known once
-  # the service exists (scripts/deploy.sh passes them); until then there
-  # is nothing to measure. docs/slo.md states each SLI exactly.
-  measured = var.load_balancer_arn != null && var.target_group_arn != null
-  edge = local.measured ? {
-    # The dimension values are the ARNs' last parts: app/<name>/<id> and
-    # targetgroup/<name>/<id>.
-    load_balancer = split("loadbalancer/", var.load_balancer_arn)[1]
-    target_group  = split(":", var.target_group_arn)[5]
-  } : null
-  target = local.measured ? { TargetGroup = local.edge.target_group, LoadBalancer = local.edge.load_balancer } : {}
-  alb    = { namespace = "AWS/ApplicationELB", dimensions = local.target }
+  # load balancer, for the service's target groups on it. They are known
+  # once the service exists (scripts/deploy.sh passes them); until then
+  # there is nothing to measure. docs/slo.md states each SLI exactly.
+  measured      = var.load_balancer_arn != null && length(var.target_group_arns) > 0
+  load_balancer = local.measured ? split("loadbalancer/", var.load_balancer_arn)[1] : ""
+  # The dimension values are the ARNs' last parts: app/<name>/<id> and
+  # targetgroup/<name>/<id>. Every target group of the ingress path is
+  # summed, since a deployment may move traffic from one to another.
+  at_edge = { for i, arn in var.target_group_arns : tostring(i) => { TargetGroup = split(":", arn)[5], LoadBalancer = local.load_balancer } }
+  # Per metric id, the sum over the target groups, a missing minute as 0.
+  summed = { for id in ["requests", "target4", "target5", "answered", "fast"] :
+    id => join(" + ", [for i in keys(local.at_edge) : "FILL(${id}${i}, 0)"])
+  }
+  per_group = { for i, dimensions in local.at_edge : i => {
+    requests = { namespace = "AWS/ApplicationELB", metric_name = "RequestCount", dimensions = dimensions, stat = "Sum" }
+    target4  = { namespace = "AWS/ApplicationELB", metric_name = "HTTPCode_Target_4XX_Count", dimensions = dimensions, stat = "Sum" }
+    target5  = { namespace = "AWS/ApplicationELB", metric_name = "HTTPCode_Target_5XX_Count", dimensions = dimensions, stat = "Sum" }
+    answered = { namespace = "AWS/ApplicationELB", metric_name = "TargetResponseTime", dimensions = dimensions, stat = "SampleCount" }
+    # Trimmed count: the responses that took at most the threshold, which
+    # AWS lists among the load balancer's statistics.
+    fast = { namespace = "AWS/ApplicationELB", metric_name = "TargetResponseTime", dimensions = dimensions, stat = "TC(:${var.latency_threshold_ms / 1000})" }
+  } }
+  availability_metrics = merge({
+    # The load balancer's own 5xx have only the LoadBalancer dimension: on
+    # a shared load balancer, its other services' count too (docs/slo.md).
+    edge5 = { namespace = "AWS/ApplicationELB", metric_name = "HTTPCode_ELB_5XX_Count", dimensions = { LoadBalancer = local.load_balancer }, stat = "Sum" }
+    }, [for i, m in local.per_group : {
+      "requests${i}" = m.requests
+      "target4${i}"  = m.target4
+      "target5${i}"  = m.target5
+  }]...)
+  latency_metrics = merge({}, [for i, m in local.per_group : {
+    "answered${i}" = m.answered
+    "fast${i}"     = m.fast
+  }]...)
 
   slis = {
     availability = {
       promise = "${var.availability_objective_percent} % of valid requests answered without a 5xx over ${var.slo_window_days} days"
       target  = var.availability_objective_percent
-      metrics = {
-        requests = merge(local.alb, { metric_name = "RequestCount", stat = "Sum" })
-        target4  = merge(local.alb, { metric_name = "HTTPCode_Target_4XX_Count", stat = "Sum" })
-        target5  = merge(local.alb, { metric_name = "HTTPCode_Target_5XX_Count", stat = "Sum" })
-        # The load balancer's own 5xx have only the LoadBalancer
-        # dimension: on a shared load balancer, its other services' count
-        # too (docs/slo.md).
-        edge5 = { namespace = "AWS/ApplicationELB", metric_name = "HTTPCode_ELB_5XX_Count", dimensions = local.measured ? { LoadBalancer = local.edge.load_balancer } : {}, stat = "Sum" }
-      }
-      bad   = "FILL(target5, 0) + FILL(edge5, 0)"
-      valid = "FILL(requests, 0) - FILL(target4, 0) + FILL(edge5, 0)"
+      metrics = local.availability_metrics
+      bad     = "${local.summed.target5} + FILL(edge5, 0)"
+      valid   = "${local.summed.requests} - (${local.summed.target4}) + FILL(edge5, 0)"
     }
     latency = {
       promise = "${var.latency_objective_percent} % of requests answered within ${var.latency_threshold_ms} ms over ${var.slo_window_days} days"
       target  = var.latency_objective_percent
-      metrics = {
-        answered = merge(local.alb, { metric_name = "TargetResponseTime", stat = "SampleCount" })
-        # Trimmed count: the responses that took at most the threshold.
-        fast = merge(local.alb, { metric_name = "TargetResponseTime", stat = "TC(:${var.latency_threshold_ms / 1000})" })
-      }
-      bad   = "FILL(answered, 0) - FILL(fast, 0)"
-      valid = "FILL(answered, 0)"
+      metrics = local.latency_metrics
+      bad     = "${local.summed.answered} - (${local.summed.fast})"
+      valid   = local.summed.answered
     }
   }
 }
@@ -151,56 +162,20 @@ module "slo" {
   runbook_url       = "${local.runbook}#${each.key}-alerts"
 }
 
-# The black-box probe, and its alerts where Route 53 publishes its metrics,
-# with topics (and their key) of their own there.
+# The black-box probe, with its alerts where Route 53 publishes its
+# metrics. It keeps the availability promise, seen from the internet.
 module "probe" {
   source = "../../modules/black-box-probe"
 
-  name            = local.prefix
-  host            = module.service.endpoint_host
-  checker_regions = var.probe_checker_regions
-}
-
-module "probe_key" {
-  source = "../../modules/kms-key"
-
-  name                    = "${local.prefix}-probe"
-  region                  = var.probe_metrics_region
-  description             = "Encrypts the probe's alert topics of ${var.name} on ECS Express Mode."
-  create_alias            = false
-  allow_cloudwatch_logs   = false
-  allow_cloudwatch_alarms = true
-}
-
-module "probe_topics" {
-  source = "../../modules/alert-topics"
-
-  name         = "${local.prefix}-probe"
-  region       = var.probe_metrics_region
-  kms_key_arn  = module.probe_key.key_arn
-  page_email   = var.page_email
-  ticket_email = var.ticket_email
-}
-
-module "probe_slo" {
-  source = "../../modules/slo-alarms"
-
-  name              = "${local.prefix}-probe"
-  region            = var.probe_metrics_region
-  promise           = "${var.availability_objective_percent} % of the probe's requests answered right over ${var.slo_window_days} days"
+  name              = local.prefix
+  host              = module.service.endpoint_host
+  checker_regions   = var.probe_checker_regions
+  metrics_region    = var.probe_metrics_region
   objective_percent = var.availability_objective_percent
   window_days       = var.slo_window_days
-  metrics = {
-    healthy = merge(module.probe.metric, { stat = "Average" })
-    samples = merge(module.probe.metric, { stat = "SampleCount" })
-  }
-  # HealthCheckPercentageHealthy is the share of checkers that found the
-  # answer right: each sample's failed share, weighted by the samples.
-  bad_events       = "FILL(samples, 0) * (100 - FILL(healthy, 100)) / 100"
-  valid_events     = "FILL(samples, 0)"
-  page_topic_arn   = module.probe_topics.page_topic_arn
-  ticket_topic_arn = module.probe_topics.ticket_topic_arn
-  runbook_url      = "${local.runbook}#probe-alerts"
+  page_email        = var.page_email
+  ticket_email      = var.ticket_email
+  runbook_url       = "${local.runbook}#probe-alerts"
 }
 
 module "alarms" {
@@ -227,7 +202,7 @@ module "queries" {
 }
 
 locals {
-  alerts = concat(flatten([for s in module.slo : s.alert_arns]), module.probe_slo.alert_arns)
+  alerts = concat(flatten([for s in module.slo : s.alert_arns]), module.probe.slo.alert_arns)
 }
 
 module "dashboard" {
@@ -249,18 +224,18 @@ module "dashboard" {
       title        = "Probe"
       region       = var.probe_metrics_region
       window_days  = var.slo_window_days
-      error_budget = module.probe_slo.error_budget
-      burn_rates   = module.probe_slo.burn_rates
-      queries      = module.probe_slo.queries
+      error_budget = module.probe.slo.error_budget
+      burn_rates   = module.probe.slo.burn_rates
+      queries      = module.probe.slo.queries
     }],
   )
-  latency = {
-    namespace   = "AWS/ApplicationELB"
-    metric_name = "TargetResponseTime"
-    dimensions  = local.target
-    threshold   = var.latency_threshold_ms / 1000
-    unit        = "seconds"
-  }
+  latency = local.measured ? {
+    namespace      = "AWS/ApplicationELB"
+    metric_name    = "TargetResponseTime"
+    dimension_sets = values(local.at_edge)
+    threshold      = var.latency_threshold_ms / 1000
+    unit           = "seconds"
+  } : null
   service_log_metrics = {
     requests               = merge(local.log_metric, { metric_name = "Requests" })
     "5xx"                  = merge(local.log_metric, { metric_name = "ServerErrors" })
@@ -293,15 +268,15 @@ module "deploy_role" {
 
   refresh = {
     roles                    = [module.service.execution_role_arn, module.service.infrastructure_role_arn]
-    kms_keys                 = [module.key.key_arn, module.probe_key.key_arn]
+    kms_keys                 = [module.key.key_arn, module.probe.key_arn]
     web_acl                  = module.waf.web_acl_arn
     protected_resources      = local.load_balancers
     load_balancers           = local.load_balancers
     log_groups               = [module.waf.log_group_arn, module.service.log_group_arn]
     metric_filter_log_groups = [module.service.log_group_arn]
-    alarms                   = concat(module.alarms.alarm_arns, flatten([for s in module.slo : s.alarm_arns]), module.probe_slo.alarm_arns)
-    topics                   = concat(module.topics.topic_arns, module.probe_topics.topic_arns)
-    subscribed_topics        = concat(module.topics.subscribed_topic_arns, module.probe_topics.subscribed_topic_arns)
+    alarms                   = concat(module.alarms.alarm_arns, flatten([for s in module.slo : s.alarm_arns]), module.probe.slo.alarm_arns)
+    topics                   = concat(module.topics.topic_arns, module.probe.topics.all)
+    subscribed_topics        = concat(module.topics.subscribed_topic_arns, module.probe.topics.subscribed)
     dashboards               = [module.dashboard.dashboard_arn]
     health_checks            = [module.probe.health_check_arn]
     query_definitions        = true

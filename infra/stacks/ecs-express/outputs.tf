@@ -50,12 +50,12 @@ output "log_group_name" {
 
 output "page_topic_arns" {
   description = "SNS topics of pages (alerts that need someone now): the stack's, and the probe's in probe_metrics_region. Subscribe a pager to both."
-  value       = [module.topics.page_topic_arn, module.probe_topics.page_topic_arn]
+  value       = [module.topics.page_topic_arn, module.probe.topics.page]
 }
 
 output "ticket_topic_arns" {
   description = "SNS topics of tickets (alerts that need someone within days), and of the capacity and refused-surge alarms."
-  value       = [module.topics.ticket_topic_arn, module.probe_topics.ticket_topic_arn]
+  value       = [module.topics.ticket_topic_arn, module.probe.topics.ticket]
 }
 
 output "dashboard_url" {
@@ -76,7 +76,7 @@ output "slos" {
       objective_percent = var.availability_objective_percent
       window_days       = var.slo_window_days
       region            = var.probe_metrics_region
-      queries           = module.probe_slo.queries
+      queries           = module.probe.slo.queries
     } },
   )
 }

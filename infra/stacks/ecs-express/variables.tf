@@ -113,6 +113,17 @@ variable "tags" {
   default     = {}
 }
 
+variable "alarm_email" {
+  description = "Replaced by page_email and ticket_email: alerts now page or open a ticket, on topics of their own. Kept only to refuse an old setting rather than drop its notifications silently."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null
+    error_message = "alarm_email is gone: set page_email (alerts that need someone now) and ticket_email (within days) instead, in terraform.tfvars (docs/slo.md)."
+  }
+}
+
 variable "page_email" {
   description = "E-mail address subscribed to the page topics (alerts that need someone now); null for none. Subscribe a pager to <name>-<stack>-page and <name>-<stack>-probe-page instead, if you have one."
   type        = string
@@ -202,13 +213,13 @@ variable "probe_checker_regions" {
   }
 }
 
-variable "target_group_arn" {
-  description = "ARN of the target group Express Mode routes the service's requests to: the availability and latency SLIs are its metrics at the load balancer. scripts/deploy.sh looks it up from the service revision, with load_balancer_arn, and passes it. null before the service exists."
-  type        = string
-  default     = null
+variable "target_group_arns" {
+  description = "ARNs of the target groups Express Mode routes the service's requests to, on load_balancer_arn: the availability and latency SLIs are their metrics at the load balancer. scripts/deploy.sh reads them from the service revision, with load_balancer_arn, and passes them. Empty before the service exists."
+  type        = list(string)
+  default     = []
 
   validation {
-    condition     = var.target_group_arn == null || can(regex("^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/", var.target_group_arn))
-    error_message = "Pass the ARN of a target group, or null."
+    condition     = alltrue([for arn in var.target_group_arns : can(regex("^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[^/]+/[0-9a-f]+$", arn))]) && length(var.target_group_arns) <= 2
+    error_message = "Pass at most two target group ARNs, or none."
   }
 }
