@@ -2350,3 +2350,62 @@ fn error_budget_refuses_an_unknown_policy_in_one_line() {
     );
     assert_one_line_error(&run, "--policy is report or enforce");
 }
+
+/// release.yml's Error budgets step, as the runner runs it: before the
+/// deploy step, enforced only with the repository variable, and bypassed
+/// only with the run's override input. On a push, both are empty.
+#[test]
+fn the_release_checks_the_budgets_before_it_deploys_and_stops_only_when_enforced() {
+    let op = Operator::new();
+    with_budgets(&op);
+    let mut runner = Runner::new(&op, "release.yml");
+    let names: Vec<&str> = runner.workflow["jobs"]["deploy"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    let budgets = names
+        .iter()
+        .position(|n| *n == "Error budgets")
+        .expect("an Error budgets step");
+    let deploy = names
+        .iter()
+        .position(|n| n.starts_with("Plan, apply"))
+        .expect("the deploy step");
+    assert!(budgets < deploy, "{names:?}");
+    // A stop here is before anything changed: the rollback is only for a
+    // deploy step that failed.
+    let rollback = runner.step("deploy", "Roll back to the last good image")["if"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(rollback.contains("steps.deploy.outcome"), "{rollback}");
+    let values = |policy: &'static str, over: &'static str| {
+        [
+            ("TARGET", "ecs-express"),
+            ("TF_STATE_BUCKET", "state-bucket"),
+            ("AWS_REGION", "eu-west-1"),
+            ("POLICY", policy),
+            ("OVERRIDE", over),
+        ]
+    };
+    // A push: no policy, no override. The latency budget is spent.
+    assert_eq!(
+        runner.run("deploy", "Error budgets", &values("", "")),
+        Outcome::Success
+    );
+    assert_eq!(
+        runner.run("deploy", "Error budgets", &values("enforce", "")),
+        Outcome::Failure
+    );
+    assert_eq!(
+        runner.run(
+            "deploy",
+            "Error budgets",
+            &values("enforce", "the fix for the latency regression")
+        ),
+        Outcome::Success
+    );
+    runner.end_job();
+}
