@@ -121,11 +121,10 @@ fn before_its_load_balancer_is_known_ecs_express_has_the_probe_and_no_edge_alarm
     assert!(!root
         .instances
         .iter()
-        .any(|i| i.address.starts_with("module.slo[")));
-    assert!(root
-        .instances
-        .iter()
-        .any(|i| i.address.starts_with("module.probe.module.slo.")));
+        .any(|i| i.address.starts_with("module.observability.module.slo[")));
+    assert!(root.instances.iter().any(|i| i
+        .address
+        .starts_with("module.observability.module.probe.module.slo.")));
 }
 
 /// A variable's default in a stack's variables.tf: the tests take the SLOs
@@ -176,11 +175,19 @@ fn slos(availability: f64, latency: f64) -> [(&'static str, &'static str, f64); 
     [
         (
             "availability",
-            "module.slo[\"availability\"].",
+            "module.observability.module.slo[\"availability\"].",
             availability,
         ),
-        ("latency", "module.slo[\"latency\"].", latency),
-        ("probe", "module.probe.module.slo.", availability),
+        (
+            "latency",
+            "module.observability.module.slo[\"latency\"].",
+            latency,
+        ),
+        (
+            "probe",
+            "module.observability.module.probe.module.slo.",
+            availability,
+        ),
     ]
 }
 
@@ -310,9 +317,9 @@ fn check_alerts(
                 "{stack} {slo} {severity}"
             );
             let topic_module = if slo == "probe" {
-                "module.probe.module.topics."
+                "module.observability.module.probe.module.topics."
             } else {
-                "module.topics."
+                "module.observability.module.topics."
             };
             let topic = root
                 .instance(&format!("{topic_module}aws_sns_topic.this[\"{severity}\"]"))
@@ -459,7 +466,7 @@ fn alarm_metrics(world: &World, stack: &str) -> Vec<Named> {
 fn dashboard(world: &World, stack: &str) -> serde_json::Value {
     let body = world
         .root(stack)
-        .instance("module.dashboard.aws_cloudwatch_dashboard.this")
+        .instance("module.observability.module.dashboard.aws_cloudwatch_dashboard.this")
         .string("dashboard_body");
     serde_json::from_str(&body).unwrap()
 }

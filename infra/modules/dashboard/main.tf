@@ -17,13 +17,20 @@ locals {
 
   # A metric as a widget's metrics entry: namespace, name, dimension names
   # and values, then its options.
-  hidden = [for slo in var.slos : [
-    for id, m in slo.queries.metrics : concat(
+  # Each SLO's metrics, and its bad, valid and ratio expressions, hidden:
+  # what a widget computes the line it shows from.
+  sli = [for slo in var.slos : concat(
+    [for id, m in slo.queries.metrics : concat(
       [m.namespace, m.metric_name],
       flatten([for k, v in m.dimensions : [k, v]]),
       [{ id = id, stat = m.stat, visible = false }],
-    )
-  ]]
+    )],
+    [
+      [{ id = "bad", expression = slo.queries.bad, visible = false }],
+      [{ id = "valid", expression = slo.queries.valid, visible = false }],
+      [{ id = "ratio", expression = slo.queries.ratio, visible = false }],
+    ],
+  )]
 
   slo_rows = [for i, slo in var.slos : [
     {
@@ -37,10 +44,8 @@ locals {
         region = coalesce(slo.region, var.region)
         view   = "timeSeries"
         period = 300
-        metrics = concat(local.hidden[i], [
-          [{ id = "bad", expression = slo.queries.bad, visible = false }],
-          [{ id = "valid", expression = slo.queries.valid, visible = false }],
-          [{ id = "ratio", expression = slo.queries.ratio, label = "error ratio (5 min)" }],
+        metrics = concat(local.sli[i], [
+          [{ id = "shown", expression = "ratio", label = "error ratio (5 min)" }],
         ])
         annotations = {
           horizontal = [{ value = slo.error_budget, label = "error budget (${slo.error_budget})", color = "#d62728" }]
@@ -59,10 +64,7 @@ locals {
         region = coalesce(slo.region, var.region)
         view   = "timeSeries"
         period = 3600
-        metrics = concat(local.hidden[i], [
-          [{ id = "bad", expression = slo.queries.bad, visible = false }],
-          [{ id = "valid", expression = slo.queries.valid, visible = false }],
-          [{ id = "ratio", expression = slo.queries.ratio, visible = false }],
+        metrics = concat(local.sli[i], [
           [{ id = "burn", expression = "ratio / ${slo.error_budget}", label = "burn rate (1 h)" }],
         ])
         annotations = {
@@ -85,10 +87,7 @@ locals {
         # period: the budget over the SLO's window.
         start                = "-P${slo.window_days}D"
         setPeriodToTimeRange = true
-        metrics = concat(local.hidden[i], [
-          [{ id = "bad", expression = slo.queries.bad, visible = false }],
-          [{ id = "valid", expression = slo.queries.valid, visible = false }],
-          [{ id = "ratio", expression = slo.queries.ratio, visible = false }],
+        metrics = concat(local.sli[i], [
           [{ id = "left", expression = "100 * (1 - ratio / ${slo.error_budget})", label = "budget left (%)" }],
         ])
       }

@@ -65,16 +65,15 @@ locals {
     namespace  = "AWS/AppRunner"
     dimensions = { ServiceName = module.service.service_name, ServiceID = module.service.service_id }
   }
-  # Where operators read the SLOs and runbooks: alarms link to them.
+  # Where operators read the SLOs and runbooks: alarms link there.
   docs_url = "https://github.com/${var.github_repository}/blob/main/docs"
-  runbook  = "${local.docs_url}/operations.md"
 
   # The SLIs are App Runner's own request metrics, taken where users meet
   # the service: its load balancer. docs/slo.md states each exactly.
   slis = {
     availability = {
-      promise = "${var.availability_objective_percent} % of valid requests answered without a 5xx over ${var.slo_window_days} days"
-      target  = var.availability_objective_percent
+      promise           = "${var.availability_objective_percent} % of valid requests answered without a 5xx over ${var.slo_window_days} days"
+      objective_percent = var.availability_objective_percent
       metrics = {
         requests = merge(local.app_runner_metric, { metric_name = "Requests", stat = "Sum" })
         status4  = merge(local.app_runner_metric, { metric_name = "4xxStatusResponses", stat = "Sum" })
@@ -84,8 +83,8 @@ locals {
       valid = "FILL(requests, 0) - FILL(status4, 0)"
     }
     latency = {
-      promise = "${var.latency_objective_percent} % of requests answered within ${var.latency_threshold_ms} ms over ${var.slo_window_days} days"
-      target  = var.latency_objective_percent
+      promise           = "${var.latency_objective_percent} % of requests answered within ${var.latency_threshold_ms} ms over ${var.slo_window_days} days"
+      objective_percent = var.latency_objective_percent
       metrics = {
         answered = merge(local.app_runner_metric, { metric_name = "RequestLatency", stat = "SampleCount" })
         # Trimmed count: the requests that took at most the threshold (ms).
@@ -99,91 +98,33 @@ locals {
   }
 }
 
-module "topics" {
-  source = "../../modules/alert-topics"
+module "observability" {
+  source = "../../modules/observability"
 
-  name         = local.prefix
-  kms_key_arn  = module.key.key_arn
-  page_email   = var.page_email
-  ticket_email = var.ticket_email
-}
-
-module "slo" {
-  source   = "../../modules/slo-alarms"
-  for_each = local.slis
-
-  name              = "${local.prefix}-${each.key}"
-  promise           = each.value.promise
-  objective_percent = each.value.target
-  window_days       = var.slo_window_days
-  metrics           = each.value.metrics
-  bad_events        = each.value.bad
-  valid_events      = each.value.valid
-  min_valid_events  = var.slo_min_valid_requests
-  page_topic_arn    = module.topics.page_topic_arn
-  ticket_topic_arn  = module.topics.ticket_topic_arn
-  runbook_url       = "${local.runbook}#${each.key}-alerts"
-}
-
-# The black-box probe, with its alerts where Route 53 publishes its
-# metrics. It keeps the availability promise, seen from the internet.
-module "probe" {
-  source = "../../modules/black-box-probe"
-
-  name              = local.prefix
-  host              = trimprefix(module.service.service_url, "https://")
-  checker_regions   = var.probe_checker_regions
-  metrics_region    = var.probe_metrics_region
-  objective_percent = var.availability_objective_percent
-  window_days       = var.slo_window_days
-  page_email        = var.page_email
-  ticket_email      = var.ticket_email
-  runbook_url       = "${local.runbook}#probe-alerts"
-}
-
-module "alarms" {
-  source = "../../modules/alarms"
-
-  name            = local.prefix
-  topic_arn       = module.topics.ticket_topic_arn
-  runbook_url     = local.runbook
-  max_capacity    = var.max_size
-  capacity_metric = merge(local.app_runner_metric, { metric_name = "ActiveInstances" })
-}
-
-module "queries" {
-  source = "../../modules/log-queries"
-
-  name = local.prefix
+  name               = local.prefix
+  region             = local.region
+  docs_url           = local.docs_url
+  kms_key_arn        = module.key.key_arn
+  slis               = local.slis
+  window_days        = var.slo_window_days
+  min_valid_requests = var.slo_min_valid_requests
+  page_email         = var.page_email
+  ticket_email       = var.ticket_email
   # App Runner names its application log group after the service's id.
   log_group_names      = ["/aws/apprunner/${module.service.service_name}/${module.service.service_id}/application"]
   latency_threshold_ms = var.latency_threshold_ms
-}
+  web_acl_metric_name  = module.waf.metric_name
 
-module "dashboard" {
-  source = "../../modules/dashboard"
-
-  name     = local.prefix
-  region   = local.region
-  docs_url = local.docs_url
-  slos = concat(
-    [for k, s in module.slo : {
-      title        = title(k)
-      region       = null
-      window_days  = var.slo_window_days
-      error_budget = s.error_budget
-      burn_rates   = s.burn_rates
-      queries      = s.queries
-    }],
-    [{
-      title        = "Probe"
-      region       = var.probe_metrics_region
-      window_days  = var.slo_window_days
-      error_budget = module.probe.slo.error_budget
-      burn_rates   = module.probe.slo.burn_rates
-      queries      = module.probe.slo.queries
-    }],
-  )
+  probe = {
+    host              = trimprefix(module.service.service_url, "https://")
+    checker_regions   = var.probe_checker_regions
+    metrics_region    = var.probe_metrics_region
+    objective_percent = var.availability_objective_percent
+  }
+  capacity = merge(local.app_runner_metric, {
+    metric_name  = "ActiveInstances"
+    max_capacity = var.max_size
+  })
   latency = {
     namespace      = local.app_runner_metric.namespace
     metric_name    = "RequestLatency"
@@ -191,12 +132,6 @@ module "dashboard" {
     threshold      = var.latency_threshold_ms
     unit           = "milliseconds"
   }
-  web_acl_metric_name = module.waf.metric_name
-  capacity = merge(local.app_runner_metric, {
-    metric_name  = "ActiveInstances"
-    max_capacity = var.max_size
-  })
-  alert_arns = concat(flatten([for s in module.slo : s.alert_arns]), module.probe.slo.alert_arns)
 }
 
 module "deploy_role" {
@@ -212,17 +147,17 @@ module "deploy_role" {
 
   refresh = {
     roles                    = [module.service.access_role_arn]
-    kms_keys                 = [module.key.key_arn, module.probe.key_arn]
+    kms_keys                 = [module.key.key_arn, module.observability.probe_key_arn]
     web_acl                  = module.waf.web_acl_arn
     protected_resources      = [module.service.service_arn]
     load_balancers           = []
     log_groups               = [module.waf.log_group_arn]
     metric_filter_log_groups = []
-    alarms                   = concat(module.alarms.alarm_arns, flatten([for s in module.slo : s.alarm_arns]), module.probe.slo.alarm_arns)
-    topics                   = concat(module.topics.topic_arns, module.probe.topics.all)
-    subscribed_topics        = concat(module.topics.subscribed_topic_arns, module.probe.topics.subscribed)
-    dashboards               = [module.dashboard.dashboard_arn]
-    health_checks            = [module.probe.health_check_arn]
+    alarms                   = module.observability.alarm_arns
+    topics                   = module.observability.topic_arns
+    subscribed_topics        = module.observability.subscribed_topic_arns
+    dashboards               = [module.observability.dashboard_arn]
+    health_checks            = [module.observability.health_check_arn]
     query_definitions        = true
   }
 

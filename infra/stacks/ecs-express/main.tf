@@ -77,9 +77,8 @@ module "service" {
 
 locals {
   log_metric = { namespace = module.service.metrics_namespace, dimensions = {} }
-  # Where operators read the SLOs and runbooks: alarms link to them.
+  # Where operators read the SLOs and runbooks: alarms link there.
   docs_url = "https://github.com/${var.github_repository}/blob/main/docs"
-  runbook  = "${local.docs_url}/operations.md"
 
   # The SLIs are measured where users meet the service: Express Mode's
   # load balancer, for the service's target groups on it. They are known
@@ -120,115 +119,51 @@ locals {
 
   slis = {
     availability = {
-      promise = "${var.availability_objective_percent} % of valid requests answered without a 5xx over ${var.slo_window_days} days"
-      target  = var.availability_objective_percent
-      metrics = local.availability_metrics
-      bad     = "${local.summed.target5} + FILL(edge5, 0)"
-      valid   = "${local.summed.requests} - (${local.summed.target4}) + FILL(edge5, 0)"
+      promise           = "${var.availability_objective_percent} % of valid requests answered without a 5xx over ${var.slo_window_days} days"
+      objective_percent = var.availability_objective_percent
+      metrics           = local.availability_metrics
+      bad               = "${local.summed.target5} + FILL(edge5, 0)"
+      valid             = "${local.summed.requests} - (${local.summed.target4}) + FILL(edge5, 0)"
     }
     latency = {
-      promise = "${var.latency_objective_percent} % of requests answered within ${var.latency_threshold_ms} ms over ${var.slo_window_days} days"
-      target  = var.latency_objective_percent
-      metrics = local.latency_metrics
-      bad     = "${local.summed.answered} - (${local.summed.fast})"
-      valid   = local.summed.answered
+      promise           = "${var.latency_objective_percent} % of requests answered within ${var.latency_threshold_ms} ms over ${var.slo_window_days} days"
+      objective_percent = var.latency_objective_percent
+      metrics           = local.latency_metrics
+      bad               = "${local.summed.answered} - (${local.summed.fast})"
+      valid             = local.summed.answered
     }
   }
 }
 
-module "topics" {
-  source = "../../modules/alert-topics"
-
-  name         = local.prefix
-  kms_key_arn  = module.key.key_arn
-  page_email   = var.page_email
-  ticket_email = var.ticket_email
-}
-
-module "slo" {
-  source   = "../../modules/slo-alarms"
-  for_each = { for k, v in local.slis : k => v if local.measured }
-
-  name              = "${local.prefix}-${each.key}"
-  promise           = each.value.promise
-  objective_percent = each.value.target
-  window_days       = var.slo_window_days
-  metrics           = each.value.metrics
-  bad_events        = each.value.bad
-  valid_events      = each.value.valid
-  min_valid_events  = var.slo_min_valid_requests
-  page_topic_arn    = module.topics.page_topic_arn
-  ticket_topic_arn  = module.topics.ticket_topic_arn
-  runbook_url       = "${local.runbook}#${each.key}-alerts"
-}
-
-# The black-box probe, with its alerts where Route 53 publishes its
-# metrics. It keeps the availability promise, seen from the internet.
-module "probe" {
-  source = "../../modules/black-box-probe"
-
-  name              = local.prefix
-  host              = module.service.endpoint_host
-  checker_regions   = var.probe_checker_regions
-  metrics_region    = var.probe_metrics_region
-  objective_percent = var.availability_objective_percent
-  window_days       = var.slo_window_days
-  page_email        = var.page_email
-  ticket_email      = var.ticket_email
-  runbook_url       = "${local.runbook}#probe-alerts"
-}
-
-module "alarms" {
-  source = "../../modules/alarms"
-
-  name           = local.prefix
-  topic_arn      = module.topics.ticket_topic_arn
-  runbook_url    = local.runbook
-  max_capacity   = var.max_tasks
-  refused_metric = merge(local.log_metric, { metric_name = "RefusedRequests" })
-  capacity_metric = {
-    namespace   = "ECS/ContainerInsights"
-    metric_name = "RunningTaskCount"
-    dimensions  = { ClusterName = module.service.cluster_name, ServiceName = module.service.service_name }
-  }
-}
-
-module "queries" {
-  source = "../../modules/log-queries"
+module "observability" {
+  source = "../../modules/observability"
 
   name                 = local.prefix
+  region               = local.region
+  docs_url             = local.docs_url
+  kms_key_arn          = module.key.key_arn
+  slis                 = { for k, v in local.slis : k => v if local.measured }
+  window_days          = var.slo_window_days
+  min_valid_requests   = var.slo_min_valid_requests
+  page_email           = var.page_email
+  ticket_email         = var.ticket_email
   log_group_names      = [module.service.log_group_name]
   latency_threshold_ms = var.latency_threshold_ms
-}
+  web_acl_metric_name  = module.waf.metric_name
+  refused_metric       = merge(local.log_metric, { metric_name = "RefusedRequests" })
 
-locals {
-  alerts = concat(flatten([for s in module.slo : s.alert_arns]), module.probe.slo.alert_arns)
-}
-
-module "dashboard" {
-  source = "../../modules/dashboard"
-
-  name     = local.prefix
-  region   = local.region
-  docs_url = local.docs_url
-  slos = concat(
-    [for k, s in module.slo : {
-      title        = title(k)
-      region       = null
-      window_days  = var.slo_window_days
-      error_budget = s.error_budget
-      burn_rates   = s.burn_rates
-      queries      = s.queries
-    }],
-    [{
-      title        = "Probe"
-      region       = var.probe_metrics_region
-      window_days  = var.slo_window_days
-      error_budget = module.probe.slo.error_budget
-      burn_rates   = module.probe.slo.burn_rates
-      queries      = module.probe.slo.queries
-    }],
-  )
+  probe = {
+    host              = module.service.endpoint_host
+    checker_regions   = var.probe_checker_regions
+    metrics_region    = var.probe_metrics_region
+    objective_percent = var.availability_objective_percent
+  }
+  capacity = {
+    namespace    = "ECS/ContainerInsights"
+    metric_name  = "RunningTaskCount"
+    dimensions   = { ClusterName = module.service.cluster_name, ServiceName = module.service.service_name }
+    max_capacity = var.max_tasks
+  }
   latency = local.measured ? {
     namespace      = "AWS/ApplicationELB"
     metric_name    = "TargetResponseTime"
@@ -241,14 +176,6 @@ module "dashboard" {
     "5xx"                  = merge(local.log_metric, { metric_name = "ServerErrors" })
     "refused as malformed" = merge(local.log_metric, { metric_name = "RefusedRequests" })
   }
-  web_acl_metric_name = module.waf.metric_name
-  capacity = {
-    namespace    = "ECS/ContainerInsights"
-    metric_name  = "RunningTaskCount"
-    dimensions   = { ClusterName = module.service.cluster_name, ServiceName = module.service.service_name }
-    max_capacity = var.max_tasks
-  }
-  alert_arns = local.alerts
 }
 
 locals {
@@ -268,17 +195,17 @@ module "deploy_role" {
 
   refresh = {
     roles                    = [module.service.execution_role_arn, module.service.infrastructure_role_arn]
-    kms_keys                 = [module.key.key_arn, module.probe.key_arn]
+    kms_keys                 = [module.key.key_arn, module.observability.probe_key_arn]
     web_acl                  = module.waf.web_acl_arn
     protected_resources      = local.load_balancers
     load_balancers           = local.load_balancers
     log_groups               = [module.waf.log_group_arn, module.service.log_group_arn]
     metric_filter_log_groups = [module.service.log_group_arn]
-    alarms                   = concat(module.alarms.alarm_arns, flatten([for s in module.slo : s.alarm_arns]), module.probe.slo.alarm_arns)
-    topics                   = concat(module.topics.topic_arns, module.probe.topics.all)
-    subscribed_topics        = concat(module.topics.subscribed_topic_arns, module.probe.topics.subscribed)
-    dashboards               = [module.dashboard.dashboard_arn]
-    health_checks            = [module.probe.health_check_arn]
+    alarms                   = module.observability.alarm_arns
+    topics                   = module.observability.topic_arns
+    subscribed_topics        = module.observability.subscribed_topic_arns
+    dashboards               = [module.observability.dashboard_arn]
+    health_checks            = [module.observability.health_check_arn]
     query_definitions        = true
   }
 

@@ -50,33 +50,20 @@ output "log_group_name" {
 
 output "page_topic_arns" {
   description = "SNS topics of pages (alerts that need someone now): the stack's, and the probe's in probe_metrics_region. Subscribe a pager to both."
-  value       = [module.topics.page_topic_arn, module.probe.topics.page]
+  value       = module.observability.page_topic_arns
 }
 
 output "ticket_topic_arns" {
   description = "SNS topics of tickets (alerts that need someone within days), and of the capacity and refused-surge alarms."
-  value       = [module.topics.ticket_topic_arn, module.probe.topics.ticket]
+  value       = module.observability.ticket_topic_arns
 }
 
 output "dashboard_url" {
   description = "The stack's CloudWatch dashboard: scripts/deploy.sh prints it after a deploy."
-  value       = module.dashboard.url
+  value       = module.observability.dashboard_url
 }
 
 output "slos" {
   description = "Each SLO's objective, window, region and SLI as metric-data queries: scripts/error-budget.sh reads what is left of the budgets with them."
-  value = merge(
-    { for k, s in module.slo : k => {
-      objective_percent = local.slis[k].target
-      window_days       = var.slo_window_days
-      region            = local.region
-      queries           = s.queries
-    } },
-    { probe = {
-      objective_percent = var.availability_objective_percent
-      window_days       = var.slo_window_days
-      region            = var.probe_metrics_region
-      queries           = module.probe.slo.queries
-    } },
-  )
+  value       = module.observability.slos
 }
