@@ -40,12 +40,14 @@ locals {
       width  = 10
       height = 6
       properties = {
-        title  = "${slo.title}: error ratio against the budget"
+        title  = "${slo.title}: valid events, and their error ratio against the budget"
         region = coalesce(slo.region, var.region)
         view   = "timeSeries"
         period = 300
         metrics = concat(local.sli[i], [
           [{ id = "shown", expression = "ratio", label = "error ratio (5 min)" }],
+          # The traffic behind the ratio: requests (or probe samples).
+          [{ id = "events", expression = "valid", label = "valid events (5 min)", yAxis = "right" }],
         ])
         annotations = {
           horizontal = [{ value = slo.error_budget, label = "error budget (${slo.error_budget})", color = "#d62728" }]
