@@ -636,3 +636,16 @@ fn dependabot_watches_every_pinned_dependency() {
         assert_eq!(update["cooldown"]["default-days"], 7, "{update:?}");
     }
 }
+
+/// The error-budget policy stops releases, never a rollback: only the
+/// release's deploy job reads the budgets (docs/slo.md).
+#[test]
+fn only_a_release_reads_the_error_budgets_and_no_rollback_waits_for_them() {
+    for (name, _, workflow) in workflows() {
+        for (job_name, job) in jobs(&workflow) {
+            let at = step_index(job, runs("error-budget.sh"));
+            let expected = name == "release.yml" && job_name == "deploy";
+            assert_eq!(at.is_some(), expected, "{name}/{job_name}");
+        }
+    }
+}

@@ -154,10 +154,6 @@ fn number(i: &Instance, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("{}: {key} is {:?}", i.address, i.attr(key)))
 }
 
-fn string(i: &Instance, key: &str) -> String {
-    i.string(key)
-}
-
 /// A window's name, as the alarm names carry it.
 fn label(minutes: u64) -> String {
     if minutes % 1440 == 0 {
@@ -234,7 +230,7 @@ fn check_alerts(
                     "{module}aws_cloudwatch_metric_alarm.window[\"{key}\"]"
                 ));
                 let name = format!("{prefix}-{slo}-{key}");
-                assert_eq!(string(alarm, "alarm_name"), name);
+                assert_eq!(alarm.string("alarm_name"), name);
                 let threshold = number(alarm, "threshold");
                 assert!(
                     close(threshold, burn * budget),
@@ -242,7 +238,7 @@ fn check_alerts(
                     burn * budget
                 );
                 assert_eq!(
-                    string(alarm, "comparison_operator"),
+                    alarm.string("comparison_operator"),
                     "GreaterThanThreshold",
                     "{name}"
                 );
@@ -311,11 +307,7 @@ fn check_alerts(
                 })
                 .collect::<Vec<_>>()
                 .join(" OR ");
-            assert_eq!(
-                string(alert, "alarm_rule"),
-                rule,
-                "{stack} {slo} {severity}"
-            );
+            assert_eq!(alert.string("alarm_rule"), rule, "{stack} {slo} {severity}");
             let topic_module = if slo == "probe" {
                 "module.observability.module.probe.module.topics."
             } else {

@@ -14,7 +14,7 @@ output "error_budget" {
 }
 
 output "queries" {
-  description = "The SLI as CloudWatch metric-data queries over a period of `period` seconds, for the dashboard and scripts/error-budget.sh: the metrics, then bad, valid and ratio."
+  description = "The SLI as its metrics (each with its statistic) and the bad, valid and ratio expressions over their ids, for the dashboard and scripts/error-budget.sh, which choose the period."
   value = {
     metrics = var.metrics
     bad     = var.bad_events
